@@ -1,0 +1,1 @@
+"""BrightKitchen: CLI, settings and the embedded stack."""

@@ -1,0 +1,150 @@
+"""`brightkitchen` command line: demo, replay, query and the long-running parts."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from brightkitchen.settings import Settings, load
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="BrightKitchen: realtime bright-kitchen (明厨亮灶) food-safety supervision.",
+)
+schemas_app = typer.Typer(no_args_is_help=True, help="Wire schemas.")
+app.add_typer(schemas_app, name="schemas")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load()
+    except Exception as exc:  # pydantic ValidationError names the variable
+        console.print(f"[red]invalid BK_* settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def replay(
+    input: Path = typer.Option(..., "--input", "-i", help="JSONL file of recorded records"),
+    stall_timeout: float = typer.Option(120.0, help="fail after this long without progress"),
+) -> None:
+    """Publish a recorded feed as fast as possible; exit 0 once every event is stored."""
+    from brightkitchen.replay import ReplayInputError, check_file
+    from brightkitchen.replay import replay as run_replay
+    from brightkitchen.runtime import PipelineError, PipelineRuntime
+
+    settings = _settings()
+    try:
+        counts = check_file(input)
+    except ReplayInputError as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(f"replaying {sum(counts.values()):,} records from {input}: {counts}")
+    last = {"phase": ""}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase != last["phase"] or phase == "publish":
+            console.print(f"  {phase}: {done:,}/{total:,}")
+            last["phase"] = phase
+
+    try:
+        with PipelineRuntime(settings, log=lambda s: console.print(f"  {s}")) as rt:
+            result = run_replay(input, rt, progress, stall_timeout_s=stall_timeout)
+            stats = rt.sink.stats
+            console.print(
+                f"done: {result.records:,} records in {result.seconds:.1f} s "
+                f"({result.records / max(result.seconds, 1e-9):,.0f}/s); "
+                f"{stats.rows:,} rows stored in {stats.batches} batches"
+            )
+    except (PipelineError, OSError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def query(sql: str = typer.Argument(..., help="a read-only SQL query")) -> None:
+    """Run a read-only query on the store and print rows as JSON lines."""
+    from brightkitchen import store
+
+    settings = _settings()
+    try:
+        client = store.connect(settings)
+        out = client.raw_query(
+            sql,
+            fmt="JSONEachRow",
+            settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0},
+        )
+    except Exception as exc:
+        raise _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from None
+    sys.stdout.write(out.decode("utf-8"))
+
+
+@app.command()
+def stream() -> None:
+    """Run a stream worker (Faust) against the configured broker."""
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone stream worker needs a broker", 2)
+    from stream_apps.app import app as faust_app
+
+    sys.argv = [sys.argv[0], "worker", "-l", "info"]
+    faust_app.main()
+
+
+@app.command()
+def sink() -> None:
+    """Run the store sink against the configured broker and store until interrupted."""
+    from brightkitchen import store
+    from clickhouse.migrate import migrate
+    from stream_apps.sink import Sink
+    from stream_apps.store_writer import StoreWriter
+
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone sink needs a broker", 2)
+    logging.basicConfig(level=logging.INFO)
+    client = store.connect(settings)
+    migrate(client)
+    conf = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": f"{settings.app_id}-sink",
+        **settings.kafka_client_config(),
+    }
+    s = Sink(conf, StoreWriter(client).write, settings.sink_batch_rows, settings.sink_flush_s)
+    try:
+        s.run()
+    except KeyboardInterrupt:
+        s.stop()
+
+
+@app.command(name="migrate")
+def migrate_cmd() -> None:
+    """Apply pending ClickHouse migrations to the configured store."""
+    from brightkitchen import store
+    from clickhouse.migrate import migrate
+
+    settings = _settings()
+    applied = migrate(store.connect(settings))
+    console.print(f"{store.describe(settings)}: applied {applied or 'nothing (up to date)'}")
+
+
+@schemas_app.command("export")
+def schemas_export() -> None:
+    """Write schemas/json/*.json from schemas/records.py."""
+    from schemas.export import export
+
+    for path in export():
+        console.print(str(path))
+
+
+if __name__ == "__main__":
+    app()

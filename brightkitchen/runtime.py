@@ -1,0 +1,325 @@
+"""The whole pipeline as one object: broker, store, stream worker, sink.
+
+``demo`` and ``replay`` both run inside a :class:`PipelineRuntime`: it starts
+what the settings leave unconfigured (the embedded Tansu broker, the chdb
+store), a Faust stream worker as a child process and the sink in a thread of
+this process (the one that owns the embedded store), and stops all of them on
+exit.
+
+Completion is decided by counting, never by consumer lag (Tansu's high
+watermark can trail the log): the publisher records the offset of every record
+it sent, the stream app reports the offsets it has processed and the outputs
+it produced (``bk.progress.v1``), and the sink reports what it has stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from brightkitchen import store
+from brightkitchen.embedded import EmbeddedBroker, create_topics, start_broker
+from brightkitchen.settings import Settings
+from clickhouse.migrate import migrate
+from schemas.records import (
+    TOPIC_DETECTIONS,
+    TOPIC_PROGRESS,
+    TOPIC_REGISTRY,
+    Progress,
+    decode,
+)
+from stream_apps.sink import Sink
+from stream_apps.store_writer import StoreWriter
+
+# Which stream app consumes which input topic (bk.progress.v1 `app` field).
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    "bk.registry.v1": ("cameras",),
+    "bk.detections.v1": ("cameras",),
+    "bk.camera-status.v1": ("cameras",),
+}
+# Input topics the sink stores raw.
+SINK_INPUTS = (TOPIC_DETECTIONS, TOPIC_REGISTRY)
+
+
+class PipelineError(RuntimeError):
+    """The pipeline stopped making progress or a part of it died."""
+
+
+class ProgressTracker:
+    """Follows bk.progress.v1: processed offsets and produced outputs per app."""
+
+    def __init__(self, client_config: dict[str, Any]) -> None:
+        self.processed: dict[tuple[str, str, int], int] = {}
+        self.outputs: dict[tuple[str, int], int] = {}
+        self.changed = threading.Condition()
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {
+                **client_config,
+                "group.id": f"bk-progress-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 6000,
+            }
+        )
+        self._consumer.subscribe([TOPIC_PROGRESS])
+        self._thread = threading.Thread(target=self._run, name="bk-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                msgs = self._consumer.consume(num_messages=1000, timeout=0.2)
+                if not msgs:
+                    continue
+                with self.changed:
+                    for msg in msgs:
+                        if msg.error() or msg.value() is None:
+                            continue
+                        p = decode(Progress, msg.value())
+                        key = (p.app, p.topic, p.partition)
+                        if p.offset > self.processed.get(key, -1):
+                            self.processed[key] = p.offset
+                        for name, offset in p.outputs.items():
+                            topic, _, part = name.rpartition("/")
+                            tp = (topic, int(part))
+                            if offset > self.outputs.get(tp, -1):
+                                self.outputs[tp] = offset
+                    self.changed.notify_all()
+        finally:
+            self._consumer.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+class PipelineRuntime(contextlib.AbstractContextManager):
+    """Start broker/store/worker/sink as the settings ask; stop them on exit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        start_worker: bool | None = None,
+        log: Callable[[str], None] = lambda s: None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = log
+        self.start_worker = settings.embedded_broker if start_worker is None else start_worker
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
+        self.broker: EmbeddedBroker | None = None
+        self.worker: subprocess.Popen | None = None
+        self.sink: Sink | None = None
+        self.sink_thread: threading.Thread | None = None
+        self.progress: ProgressTracker | None = None
+        self.producer: Producer | None = None
+        self.client: Any = None
+        self.sent: dict[tuple[str, int], int] = {}
+        self.sent_count = 0
+        self.delivery_errors: list[str] = []
+        self.bootstrap = settings.kafka_bootstrap or ""
+        self.run_id = uuid.uuid4().hex[:8]
+
+    # -- start/stop --------------------------------------------------------------
+    def __enter__(self) -> PipelineRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        s = self.settings
+        if s.embedded_broker:
+            self.broker = start_broker()
+            self.bootstrap = self.broker.bootstrap
+            self.log(f"embedded broker (Tansu) on {self.bootstrap}")
+        created = create_topics(
+            self.bootstrap,
+            partitions=s.partitions,
+            replication_factor=s.replication_factor,
+            retention_ms=s.retention_ms,
+            client_config=s.kafka_client_config(),
+        )
+        if created:
+            self.log(f"created {len(created)} topics with {s.partitions} partitions")
+        self.client = store.connect(s)
+        applied = migrate(self.client)
+        self.log(f"{store.describe(s)}: {len(applied)} migrations applied")
+        if self.start_worker:
+            self.worker = self._spawn_worker()
+        writer = StoreWriter(self.client)
+        self.sink = Sink(
+            self.kafka_config(group=f"{s.app_id}-sink-{self.run_id}"),
+            writer.write,
+            batch_rows=s.sink_batch_rows,
+            flush_s=s.sink_flush_s,
+        )
+        self.sink_thread = self.sink.start_thread()
+        self.progress = ProgressTracker(self.kafka_config())
+        self.producer = Producer(
+            {
+                **self.kafka_config(),
+                "partitioner": "murmur2_random",  # what Java clients and aiokafka use
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 200000,
+                "queue.buffering.max.kbytes": 512 * 1024,
+            }
+        )
+
+    def kafka_config(self, group: str | None = None) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            **self.settings.kafka_client_config(),
+        }
+        if group:
+            conf["group.id"] = group
+        return conf
+
+    def _spawn_worker(self) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "BK_KAFKA_BOOTSTRAP": self.bootstrap,
+            # A fresh consumer group per run: the embedded broker is new anyway.
+            "BK_APP_ID": f"{self.settings.app_id}-{self.run_id}",
+            "BK_WEB_PORT": os.environ.get("BK_WEB_PORT", "0"),
+        }
+        log_path = self.log_dir / "stream-worker.log"
+        self.log(f"stream worker starting (log: {log_path})")
+        with log_path.open("ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "stream_apps", "worker", "-l", "warn"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.flush(30)
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
+            try:
+                self.worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait()
+        if self.progress is not None:
+            self.progress.close()
+        if self.sink is not None:
+            self.sink.stop()
+        if self.sink_thread is not None:
+            self.sink_thread.join(timeout=60)
+        if self.broker is not None:
+            self.broker.stop()
+        self.client = None
+
+    # -- publishing ------------------------------------------------------------
+    def _delivered(self, err, msg) -> None:
+        if err is not None:
+            self.delivery_errors.append(f"{msg.topic()}: {err}")
+            return
+        tp = (msg.topic(), msg.partition())
+        if msg.offset() > self.sent.get(tp, -1):
+            self.sent[tp] = msg.offset()
+
+    def publish(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                break
+            except BufferError:
+                self.producer.poll(0.05)  # queue full: serve delivery reports first
+        self.sent_count += 1
+        if self.sent_count % 1000 == 0:
+            self.producer.poll(0)
+
+    def flush(self) -> None:
+        remaining = self.producer.flush(60)
+        if remaining or self.delivery_errors:
+            raise PipelineError(
+                f"{remaining} records undelivered, errors: {self.delivery_errors[:3]}"
+            )
+
+    # -- waiting ------------------------------------------------------------------
+    def check_alive(self) -> None:
+        if self.worker is not None and self.worker.poll() is not None:
+            raise PipelineError(
+                f"the stream worker exited with {self.worker.returncode}; "
+                f"see {self.log_dir / 'stream-worker.log'}"
+            )
+        if self.sink_thread is not None and not self.sink_thread.is_alive():
+            raise PipelineError("the sink stopped; see the log above")
+
+    def unprocessed(self) -> dict[tuple[str, int], int]:
+        """Sent input (topic, partition) -> offsets the stream apps have not reached."""
+        missing = {}
+        with self.progress.changed:
+            for (topic, part), offset in self.sent.items():
+                for app in CONSUMERS.get(topic, ()):
+                    done = self.progress.processed.get((app, topic, part), -1)
+                    if done < offset:
+                        missing[(topic, part)] = offset - done
+        return missing
+
+    def unstored(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> offsets produced but not yet in the store."""
+        with self.progress.changed:
+            wanted = dict(self.progress.outputs)
+        for tp, offset in self.sent.items():
+            if tp[0] in SINK_INPUTS:
+                wanted[tp] = max(offset, wanted.get(tp, -1))
+        stored = self.sink.stored()
+        return {tp: o - stored.get(tp, -1) for tp, o in wanted.items() if stored.get(tp, -1) < o}
+
+    def wait_until(
+        self,
+        remaining: Callable[[], dict],
+        what: str,
+        stall_timeout_s: float = 120.0,
+        on_tick: Callable[[dict], None] | None = None,
+    ) -> None:
+        """Block until ``remaining()`` is empty; fail if it stops shrinking."""
+        last_total, last_change = None, time.monotonic()
+        while True:
+            self.check_alive()
+            left = remaining()
+            if on_tick is not None:
+                on_tick(left)
+            if not left:
+                return
+            total = sum(left.values())
+            if total != last_total:
+                last_total, last_change = total, time.monotonic()
+            elif time.monotonic() - last_change > stall_timeout_s:
+                raise PipelineError(
+                    f"no progress for {stall_timeout_s:.0f} s while waiting for {what}: "
+                    f"{total} records left in {sorted(left)[:6]}"
+                )
+            with self.progress.changed:
+                self.progress.changed.wait(timeout=0.25)
+
+    def wait_processed_and_stored(self, **kwargs) -> None:
+        self.flush()
+        self.wait_until(self.unprocessed, "the stream apps", **kwargs)
+        self.wait_until(self.unstored, "the sink", **kwargs)
+

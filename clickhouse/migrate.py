@@ -1,0 +1,214 @@
+"""Apply the numbered SQL migrations in clickhouse/migrations/ to a store.
+
+A migration is a file `NNNN_name.sql` holding one or more statements
+separated by `;`. The runner applies the files in number order, each
+statement with `client.command`, and records every applied file (name,
+SHA-256 of its text, time) in `bk.schema_migrations`. Rerunning skips what is
+recorded; a recorded file whose text has changed since is refused, because
+the store no longer matches what the file says (add a new migration instead).
+
+It uses only `client.command` and `client.query`, so it runs the same on the
+embedded chdb store and on a ClickHouse server. Statements are not
+transactional: a file that fails half-way is not recorded and runs again from
+its first statement next time, so every statement must be safe to repeat
+(`CREATE TABLE IF NOT EXISTS`, `ADD COLUMN IF NOT EXISTS`, ...).
+
+Run against a server:  python3 -m clickhouse.migrate --dsn http://user@host:8123
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATABASE = "bk"
+MIGRATIONS_TABLE = f"{DATABASE}.schema_migrations"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(RuntimeError):
+    """The migrations on disk and those recorded in the store disagree, or one is malformed."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str  # file name, e.g. "0001_violations.sql"
+    checksum: str  # SHA-256 hex of the text, line endings normalised to \n
+    statements: tuple[str, ...]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL text on top-level `;`, ignoring those in quotes and comments.
+
+    Comments stay inside the statement they precede or follow; a piece that
+    holds nothing but comments and blanks is dropped.
+    """
+    statements: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"`":
+            i += 1
+            while i < n and sql[i] != ch:
+                i += 2 if sql[i] == "\\" else 1
+            i += 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                raise MigrationError("unterminated /* comment")
+            i = end + 2
+        elif ch == ";":
+            statements.append(sql[start:i])
+            i += 1
+            start = i
+        else:
+            i += 1
+    statements.append(sql[start:])
+    return [s.strip() for s in statements if _has_code(s)]
+
+
+def _has_code(piece: str) -> bool:
+    without_comments = re.sub(r"/\*.*?\*/|--[^\n]*", "", piece, flags=re.S)
+    return bool(without_comments.strip())
+
+
+def load(directory: Path | None = None) -> list[Migration]:
+    """The migrations in `directory` (default: the packaged ones), in number order."""
+    directory = Path(directory) if directory is not None else MIGRATIONS_DIR
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_lower_case.sql")
+        number = int(match.group(1))
+        if number in found:
+            raise MigrationError(f"{path.name}: number {number:04d} is also {found[number].name}")
+        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+        statements = tuple(split_statements(text))
+        if not statements:
+            raise MigrationError(f"{path.name}: holds no statement")
+        checksum = hashlib.sha256(text.encode()).hexdigest()
+        found[number] = Migration(path.name, checksum, statements)
+    return [found[k] for k in sorted(found)]
+
+
+def _ensure_bookkeeping(client: Any) -> None:
+    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    # ReplacingMergeTree: two processes migrating at once may both record a
+    # file; the duplicates are harmless and collapse.
+    client.command(
+        f"""CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE}
+        (
+            name       String,
+            checksum   String,
+            applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree(applied_at)
+        ORDER BY name"""
+    )
+
+
+def _recorded(client: Any) -> dict[str, str]:
+    """name -> checksum of every migration recorded in the store."""
+    result = client.query(f"SELECT name, checksum FROM {MIGRATIONS_TABLE} FINAL ORDER BY name")
+    return {name: checksum for name, checksum in result.result_rows}
+
+
+def applied(client: Any) -> list[str]:
+    """Names of the migrations recorded in the store, in order; [] on an empty store."""
+    exists = client.command(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": DATABASE, "t": MIGRATIONS_TABLE.split(".", 1)[1]},
+    )
+    if not int(exists):
+        return []
+    return list(_recorded(client))
+
+
+def pending(client: Any, directory: Path | None = None) -> list[Migration]:
+    """Migrations not yet applied; raise MigrationError if an applied one has changed."""
+    recorded = _recorded(client) if applied(client) else {}
+    todo = []
+    for migration in load(directory):
+        checksum = recorded.get(migration.name)
+        if checksum is None:
+            todo.append(migration)
+        elif checksum != migration.checksum:
+            raise MigrationError(
+                f"{migration.name} was applied with checksum {checksum[:12]}… but the file now "
+                f"has {migration.checksum[:12]}…: applied migrations must not change; "
+                "restore the file and add a new migration for the change"
+            )
+    return todo
+
+
+def migrate(client: Any, directory: Path | None = None) -> list[str]:
+    """Apply every pending migration in order; return the names applied now.
+
+    Safe to rerun: applied migrations are skipped. Raises MigrationError
+    before applying anything if an applied migration's file has changed.
+    """
+    _ensure_bookkeeping(client)
+    done: list[str] = []
+    for migration in pending(client, directory):
+        for statement in migration.statements:
+            try:
+                client.command(statement)
+            except Exception as exc:
+                raise MigrationError(f"{migration.name}: {exc}") from exc
+        client.command(
+            f"INSERT INTO {MIGRATIONS_TABLE} (name, checksum) VALUES ({{n:String}}, {{c:String}})",
+            parameters={"n": migration.name, "c": migration.checksum},
+        )
+        done.append(migration.name)
+    return done
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m clickhouse.migrate", description="Apply BrightKitchen store migrations."
+    )
+    parser.add_argument(
+        "--dsn",
+        required=True,
+        help="http(s)://user@host:8123 of a ClickHouse server, or chdb:///path for the embedded "
+        "store; the password is read from CLICKHOUSE_PASSWORD",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list pending migrations only")
+    args = parser.parse_args(None if argv is None else list(argv))
+
+    import clickhouse_connect
+
+    kwargs = {}
+    if not args.dsn.startswith("chdb:") and "CLICKHOUSE_PASSWORD" in os.environ:
+        kwargs["password"] = os.environ["CLICKHOUSE_PASSWORD"]
+    client = clickhouse_connect.get_client(dsn=args.dsn, **kwargs)
+    try:
+        if args.dry_run:
+            names = [m.name for m in pending(client)]
+            print("\n".join(names) if names else "nothing pending")
+        else:
+            names = migrate(client)
+            print("\n".join(f"applied {n}" for n in names) if names else "nothing to apply")
+    except MigrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Detector backends behind one interface (`Detector`), and the YOLO decode/NMS they share.
+
+`load_detector(path)` picks the backend from the file: `.onnx` -> ONNX Runtime,
+`.pt`/`.torchscript` -> PyTorch (TorchScript), `.engine`/`.plan` -> TensorRT
+(only where the `tensorrt` package imports).
+"""
+
+from __future__ import annotations
+
+from inference_workers.backends.base import Detector, LabeledBox, load_detector
+
+__all__ = ["Detector", "LabeledBox", "load_detector"]

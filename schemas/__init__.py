@@ -1,0 +1,1 @@
+"""Wire records for every BrightKitchen topic (see records.py)."""

@@ -1,0 +1,1 @@
+"""Stream processors: pure engines (engines/) inside thin Faust shells (agents/)."""

@@ -1,0 +1,1 @@
+"""Thin Faust shells: decode, feed the engines, produce, report progress."""

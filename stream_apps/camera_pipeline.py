@@ -1,0 +1,229 @@
+"""What the camera stream app does with one record, without any framework.
+
+Inputs keyed by ``camera_id`` (registry, detections, camera status) are
+co-partitioned, so each input partition owns a disjoint set of cameras. The
+pipeline keeps one set of engines per partition: its state moves with the
+partition on a rebalance, and its watermark (the newest event time seen in the
+partition) is the clock that decides silence.
+
+The Faust shell (agents/cameras.py) only moves bytes: it hands each record to
+``handle`` and produces what comes back. Tests and benchmarks drive this class
+directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.records import (
+    SCHEMA_VERSION,
+    TOPIC_CAMERA_EVENTS,
+    TOPIC_CAMERA_STATUS,
+    TOPIC_DETECTIONS,
+    TOPIC_DLQ,
+    TOPIC_REGISTRY,
+    TOPIC_VIOLATIONS,
+    CameraEvent,
+    CameraStatus,
+    DeadLetter,
+    FrameDetections,
+    RecordError,
+    RegistryEntry,
+    Violation,
+    decode,
+    encode,
+)
+from stream_apps.engines.violations import ViolationEngine, ViolationParams
+
+DLQ_VALUE_MAX = 8192
+MAX_FUTURE_S = 300.0
+"""A frame stamped further than this ahead of the partition watermark is
+dead-lettered: one broken clock must not drag the clock of every camera on
+the partition forward."""
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: str | None
+    value: bytes
+
+
+@dataclass
+class PipelineCounters:
+    records: int = 0
+    dead_letters: int = 0
+    violations: int = 0
+    camera_events: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class PartitionEngines:
+    """The engines owning one partition's cameras, and its watermark."""
+
+    def __init__(self, violation_params: ViolationParams, health_factory) -> None:
+        self.health = health_factory() if health_factory else None
+        suppressed = self.health.suppressing if self.health is not None else None
+        self.violations = ViolationEngine(violation_params, suppressed_by=suppressed)
+        self.watermark = float("-inf")
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = {"watermark": self.watermark, "violations": self.violations.snapshot()}
+        if self.health is not None:
+            snap["health"] = self.health.snapshot()
+        return snap
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.watermark = snap["watermark"]
+        self.violations.restore(snap["violations"])
+        if self.health is not None and "health" in snap:
+            self.health.restore(snap["health"])
+
+
+def _default_health_factory():
+    try:
+        from stream_apps.engines.camera_health import CameraHealthEngine
+    except ImportError:  # pragma: no cover - the health engine ships with the package
+        return None
+    return CameraHealthEngine
+
+
+class CameraPipeline:
+    """Decode, route to the partition's engines, encode outputs, dead-letter bad input."""
+
+    def __init__(
+        self,
+        violation_params: ViolationParams | None = None,
+        health_factory: Callable[[], Any] | None | bool = True,
+        app_name: str = "cameras",
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.violation_params = violation_params or ViolationParams()
+        self.health_factory = _default_health_factory() if health_factory is True else (
+            health_factory or None
+        )
+        self.app_name = app_name
+        self._wall_clock = wall_clock
+        self.partitions: dict[int, PartitionEngines] = {}
+        self.counters = PipelineCounters()
+
+    # -- partitions -----------------------------------------------------------
+    def engines(self, partition: int) -> PartitionEngines:
+        eng = self.partitions.get(partition)
+        if eng is None:
+            eng = self.partitions[partition] = PartitionEngines(
+                self.violation_params, self.health_factory
+            )
+        return eng
+
+    def drop(self, partition: int) -> None:
+        self.partitions.pop(partition, None)
+
+    # -- records --------------------------------------------------------------
+    def handle(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> list[Output]:
+        """One consumed record in; the output records it caused out."""
+        self.counters.records += 1
+        eng = self.engines(partition)
+        try:
+            if value is None:
+                raise RecordError("empty value (tombstone) on an input topic")
+            if topic == TOPIC_DETECTIONS:
+                frame = decode(FrameDetections, value)
+                self._check_clock(eng, frame.frame_ts)
+                return self._frame(eng, frame)
+            if topic == TOPIC_CAMERA_STATUS:
+                status = decode(CameraStatus, value)
+                self._check_clock(eng, status.ts)
+                return self._status(eng, status)
+            if topic == TOPIC_REGISTRY:
+                entry = decode(RegistryEntry, value)
+                eng.violations.set_registry(entry)
+                if eng.health is not None:
+                    eng.health.set_registry(entry)
+                return []
+            raise RecordError(f"topic {topic!r} is not an input of the {self.app_name} app")
+        except RecordError as exc:
+            return [self.dead_letter(str(exc), topic, partition, offset, key, value)]
+
+    def advance(self, partition: int, now: float | None = None) -> list[Output]:
+        """Move the partition's clock to its watermark (or ``now`` if later)."""
+        eng = self.partitions.get(partition)
+        if eng is None:
+            return []
+        if now is not None and now > eng.watermark:
+            eng.watermark = now
+        if eng.watermark == float("-inf"):
+            return []
+        events: list[Any] = list(eng.violations.advance(eng.watermark))
+        if eng.health is not None:
+            events += eng.health.advance(eng.watermark)
+        return self._encode(events)
+
+    def dead_letter(
+        self,
+        reason: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+    ) -> Output:
+        self.counters.dead_letters += 1
+        kind = reason.split(":", 1)[0]
+        self.counters.by_reason[kind] = self.counters.by_reason.get(kind, 0) + 1
+        text_key = key.decode("utf-8", "replace") if key is not None else None
+        raw = (value or b"")[:DLQ_VALUE_MAX].decode("utf-8", "replace")
+        letter = DeadLetter(
+            v=SCHEMA_VERSION,
+            reason=reason,
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            key=text_key,
+            value=raw,
+            app=self.app_name,
+            ts=self._wall_clock(),
+        )
+        return Output(TOPIC_DLQ, text_key, encode(letter))
+
+    # -- internals ------------------------------------------------------------
+    def _check_clock(self, eng: PartitionEngines, ts: float) -> None:
+        if eng.watermark != float("-inf") and ts > eng.watermark + MAX_FUTURE_S:
+            raise RecordError(
+                f"future timestamp: {ts:.3f} is {ts - eng.watermark:.0f} s ahead of the "
+                f"partition watermark (limit {MAX_FUTURE_S:.0f} s)"
+            )
+
+    def _frame(self, eng: PartitionEngines, frame: FrameDetections) -> list[Output]:
+        if frame.frame_ts > eng.watermark:
+            eng.watermark = frame.frame_ts
+        events: list[Any] = []
+        if eng.health is not None:
+            events += eng.health.feed(frame)
+        events += eng.violations.feed(frame)
+        return self._encode(events) if events else []
+
+    def _status(self, eng: PartitionEngines, status: CameraStatus) -> list[Output]:
+        if status.ts > eng.watermark:
+            eng.watermark = status.ts
+        if eng.health is None:
+            return []
+        return self._encode(eng.health.feed(status))
+
+    def _encode(self, events: list[Any]) -> list[Output]:
+        out = []
+        for ev in events:
+            if isinstance(ev, Violation):
+                self.counters.violations += 1
+                out.append(Output(TOPIC_VIOLATIONS, ev.camera_id, encode(ev)))
+            elif isinstance(ev, CameraEvent):
+                self.counters.camera_events += 1
+                out.append(Output(TOPIC_CAMERA_EVENTS, ev.camera_id, encode(ev)))
+            else:  # pragma: no cover - engines only emit the records above
+                raise TypeError(f"unexpected engine output {type(ev).__name__}")
+        return out

@@ -1,0 +1,213 @@
+"""The violation debouncer's rules, one behaviour per test."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from schemas.records import Detection, FrameDetections, Quality
+from stream_apps.engines.violations import (
+    ClassParams,
+    ViolationEngine,
+    ViolationParams,
+    violation_id,
+)
+
+T0 = 1_793_577_600.0  # 2026-11-02 00:00 UTC
+SIG = [0.125] * 32 + [-0.125] * 32
+BOX = (0.1, 0.2, 0.3, 0.4)
+
+
+def frame(ts: float, classes=(), score: float = 0.9, camera: str = "cam-1", seq=None):
+    return FrameDetections(
+        v=1,
+        camera_id=camera,
+        frame_ts=T0 + ts,
+        seq=int(ts) if seq is None else seq,
+        worker_id="w1",
+        model="test",
+        width=640,
+        height=480,
+        quality=Quality(brightness=0.5, sharpness=100.0, signature=SIG),
+        detections=[Detection(cls=c, score=score, box=BOX) for c in classes],
+    )
+
+
+def run(engine, frames, until=None):
+    out = []
+    for f in frames:
+        out += engine.feed(f)
+    if until is not None:
+        out += engine.advance(T0 + until)
+    return out
+
+
+def stream(seconds, present, cls="no_hat", camera="cam-1"):
+    """One frame per second; the class is detected where present(t) is true."""
+    return [frame(t, [cls] if present(t) else [], camera=camera) for t in range(seconds)]
+
+
+def test_a_steady_violation_gives_one_open_and_one_closed():
+    frames = stream(400, lambda t: 100 <= t < 200)
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed"]
+    opened, closed = events
+    assert opened.started_at == T0 + 100
+    assert opened.ended_at is None
+    assert closed.ended_at == T0 + 199
+    assert opened.violation_id == closed.violation_id == violation_id("cam-1", "no_hat", T0 + 100)
+
+
+def test_detected_at_is_when_the_evidence_was_enough():
+    frames = stream(300, lambda t: 100 <= t < 200)
+    opened = run(ViolationEngine(), frames)[0]
+    # no_hat needs 5 hits: frames 100..104
+    assert opened.detected_at == T0 + 104
+    assert opened.frames == 5
+
+
+def test_flicker_inside_an_episode_does_not_split_it():
+    rng = random.Random(3)
+    frames = stream(600, lambda t: 100 <= t < 400 and rng.random() < 0.6)
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed"]
+
+
+def test_a_single_false_positive_raises_nothing():
+    frames = stream(300, lambda t: t in (50, 170))
+    assert run(ViolationEngine(), frames, until=400) == []
+
+
+def test_episodes_closer_than_the_merge_gap_are_one_episode():
+    frames = stream(600, lambda t: 100 <= t < 150 or 190 <= t < 240)
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed"]
+    assert events[1].ended_at == T0 + 239
+
+
+def test_episodes_further_apart_than_the_merge_gap_are_two():
+    frames = stream(800, lambda t: 100 <= t < 150 or 250 <= t < 300)
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed", "open", "closed"]
+    assert events[0].violation_id != events[2].violation_id
+
+
+def test_a_rodent_in_two_confident_frames_is_enough():
+    frames = stream(200, lambda t: t in (100, 102), cls="rodent")
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed"]
+    assert events[0].severity == "critical"
+    assert events[0].detected_at == T0 + 102
+
+
+def test_a_missing_hat_must_persist_where_a_rodent_need_not():
+    frames = stream(200, lambda t: t in (100, 102), cls="no_hat")
+    assert run(ViolationEngine(), frames, until=400) == []
+
+
+def test_low_scores_are_not_evidence():
+    frames = [frame(t, ["rodent"], score=0.4) for t in range(100)]
+    assert run(ViolationEngine(), frames, until=300) == []
+
+
+def test_per_class_params_come_from_settings():
+    params = ViolationParams(classes={"no_hat": ClassParams(open_hits=2, open_window_s=5)})
+    frames = stream(200, lambda t: t in (100, 101), cls="no_hat")
+    assert [e.state for e in run(ViolationEngine(params), frames)] == ["open", "closed"]
+
+
+def test_a_silent_camera_closes_its_episode_on_the_watermark():
+    engine = ViolationEngine()
+    events = run(engine, stream(130, lambda t: t >= 100))
+    assert [e.state for e in events] == ["open"]
+    assert engine.advance(T0 + 150) == []  # not silent long enough yet
+    closed = engine.advance(T0 + 200)
+    assert [e.state for e in closed] == ["closed"]
+    assert closed[0].ended_at == T0 + 129  # silence flushed the reorder buffer
+
+
+def test_the_last_seconds_stay_open_at_the_end_of_input():
+    events = run(ViolationEngine(), stream(130, lambda t: t >= 100))
+    assert [e.state for e in events] == ["open"]
+
+
+def test_out_of_order_frames_within_lateness_give_the_same_answer():
+    rng = random.Random(5)
+    frames = stream(900, lambda t: 100 <= t < 300 and rng.random() < 0.7 or t == 500)
+    # Each frame is delayed by up to 4.9 s: it arrives after frames at most
+    # that much newer, as the contract allows.
+    shuffled = sorted(frames, key=lambda f: f.frame_ts + rng.uniform(0, 4.9))
+    assert shuffled != frames
+    assert run(ViolationEngine(), shuffled) == run(ViolationEngine(), frames)
+
+
+def test_duplicate_frames_give_the_same_answer():
+    frames = stream(600, lambda t: 100 <= t < 300)
+    doubled = [f for f in frames for _ in (0, 1)]
+    engine = ViolationEngine()
+    assert run(engine, doubled) == run(ViolationEngine(), frames)
+    assert engine.counters.duplicates == len(frames)
+
+
+def test_frames_later_than_allowed_are_dropped_and_counted():
+    engine = ViolationEngine()
+    run(engine, stream(100, lambda t: False))
+    assert engine.feed(frame(50, ["rodent"], seq=9999)) == []
+    assert engine.counters.late_dropped == 1
+
+
+def test_restore_from_a_snapshot_continues_without_a_second_open():
+    frames = stream(600, lambda t: 100 <= t < 300)
+    whole = run(ViolationEngine(), frames)
+    first = ViolationEngine()
+    before = run(first, frames[:200])
+    snap = json.loads(json.dumps(first.snapshot()))  # it must survive JSON
+    second = ViolationEngine()
+    second.restore(snap)
+    # An at-least-once replay re-delivers frames the snapshot already covers.
+    after = run(second, frames[150:])
+    assert before + after == whole
+    assert [e.state for e in before + after] == ["open", "closed"]
+
+
+def test_cameras_and_classes_are_independent():
+    a = stream(400, lambda t: 100 <= t < 200, camera="a")
+    b = stream(400, lambda t: 120 <= t < 220, cls="smoking", camera="b")
+    merged = [f for pair in zip(a, b, strict=True) for f in pair]
+    events = run(ViolationEngine(), merged)
+    assert sorted((e.camera_id, e.cls, e.state) for e in events) == [
+        ("a", "no_hat", "closed"),
+        ("a", "no_hat", "open"),
+        ("b", "smoking", "closed"),
+        ("b", "smoking", "open"),
+    ]
+
+
+def test_unknown_classes_are_counted_and_ignored():
+    engine = ViolationEngine()
+    assert run(engine, stream(100, lambda t: True, cls="unicorn"), until=300) == []
+    assert engine.counters.unknown_class == 100
+
+
+def test_detections_from_a_suppressed_camera_raise_nothing():
+    engine = ViolationEngine(suppressed_by=lambda camera_id: "dark")
+    assert run(engine, stream(300, lambda t: 100 <= t < 200, cls="rodent"), until=500) == []
+    assert engine.counters.suppressed_frames == 100
+
+
+def test_peak_score_and_evidence_follow_the_best_frame():
+    frames = stream(300, lambda t: 100 <= t < 120)
+    frames[110] = frame(110, ["no_hat"], score=0.99)
+    closed = run(ViolationEngine(), frames)[-1]
+    assert closed.peak_score == 0.99
+    assert closed.evidence.frame_ts == T0 + 110
+    assert closed.frames == 20
+
+
+def test_an_idle_camera_is_forgotten_after_the_expiry():
+    engine = ViolationEngine(ViolationParams(idle_expiry_s=600))
+    run(engine, stream(100, lambda t: False))
+    engine.advance(T0 + 200)
+    assert engine.cameras() == 1
+    engine.advance(T0 + 800)
+    assert engine.cameras() == 0
