@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,49 @@ def _settings() -> Settings:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+@app.command()
+def demo(
+    cameras: int = typer.Option(50, min=1, max=5000, help="simulated cameras"),
+    minutes: float = typer.Option(2.0, min=0.1, help="wall-clock minutes to run"),
+    speed: float = typer.Option(10.0, min=0.1, help="kitchen time per wall-clock time"),
+    seed: int = typer.Option(7, help="simulator seed"),
+) -> None:
+    """The whole pipeline on the embedded default with a simulated camera fleet."""
+    from brightkitchen.demo import run_demo
+    from brightkitchen.runtime import PipelineError
+
+    settings = _settings()
+    try:
+        code = run_demo(settings, console, cameras, minutes, speed, seed)
+    except (PipelineError, OSError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; every child process was stopped", 130) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", "-o", help="replay file to write (.jsonl)"),
+    cameras: int = typer.Option(40, min=1),
+    minutes: float = typer.Option(120.0, min=1, help="kitchen time to simulate"),
+    seed: int = typer.Option(7),
+    profile: str = typer.Option("default", help="default | violations_only | health_stress"),
+) -> None:
+    """Write a simulated feed for `replay`, and its ground truth beside it."""
+    from inference_workers.simulator import FleetConfig, write_replay
+
+    try:
+        config = FleetConfig.for_profile(
+            profile, cameras=cameras, duration_s=minutes * 60, seed=seed
+        )
+    except (KeyError, ValueError) as exc:
+        raise _fail(f"bad simulation settings: {exc}", 2) from None
+    truth = out.with_suffix(".truth.json")
+    stats = write_replay(config, out, truth)
+    console.print(f"wrote {out} and {truth}: {stats}")
 
 
 @app.command()
@@ -76,11 +120,15 @@ def query(sql: str = typer.Argument(..., help="a read-only SQL query")) -> None:
     from brightkitchen import store
 
     settings = _settings()
+    # A query may name its own output format; JSON lines are the default.
+    match = re.search(r"\s+FORMAT\s+(\w+)\s*;?\s*$", sql, flags=re.IGNORECASE)
+    fmt = match.group(1) if match else "JSONEachRow"
+    body = sql[: match.start()] if match else sql.rstrip().rstrip(";")
     try:
         client = store.connect(settings)
         out = client.raw_query(
-            sql,
-            fmt="JSONEachRow",
+            body,
+            fmt=fmt,
             settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0},
         )
     except Exception as exc:

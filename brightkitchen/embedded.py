@@ -111,6 +111,7 @@ def start_broker(port: int | None = None, timeout_s: float = 30.0) -> EmbeddedBr
         )
     broker = EmbeddedBroker(proc, port, log)
     deadline = time.monotonic() + timeout_s
+    _wait_for_port(broker, deadline)
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     while True:
         if proc.poll() is not None:
@@ -123,6 +124,23 @@ def start_broker(port: int | None = None, timeout_s: float = 30.0) -> EmbeddedBr
                 broker.stop()
                 raise EmbeddedError(f"Tansu did not answer on {url}: {exc}; log: {log}") from exc
             time.sleep(0.1)
+
+
+def _wait_for_port(broker: EmbeddedBroker, deadline: float) -> None:
+    """Wait until the listener accepts TCP, so clients never log refused connects."""
+    while True:
+        if broker.process.poll() is not None:
+            raise EmbeddedError(
+                f"Tansu exited with {broker.process.returncode}; log: {broker.log_path}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", broker.port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                broker.stop()
+                raise EmbeddedError(f"Tansu is not listening on port {broker.port}") from None
+            time.sleep(0.05)
 
 
 def create_topics(

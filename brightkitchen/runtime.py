@@ -114,8 +114,10 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         start_worker: bool | None = None,
         log: Callable[[str], None] = lambda s: None,
         log_dir: Path | None = None,
+        observe: Callable[[str, list], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.observe = observe
         self.log = log
         self.start_worker = settings.embedded_broker if start_worker is None else start_worker
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
@@ -170,6 +172,7 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             writer.write,
             batch_rows=s.sink_batch_rows,
             flush_s=s.sink_flush_s,
+            observe=self.observe,
         )
         self.sink_thread = self.sink.start_thread()
         self.progress = ProgressTracker(self.kafka_config())
@@ -216,6 +219,7 @@ class PipelineRuntime(contextlib.AbstractContextManager):
     def close(self) -> None:
         if self.producer is not None:
             self.producer.flush(30)
+            self.producer = None  # destroyed now, before its broker goes away
         if self.worker is not None and self.worker.poll() is None:
             self.worker.terminate()
             try:
@@ -322,4 +326,3 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         self.flush()
         self.wait_until(self.unprocessed, "the stream apps", **kwargs)
         self.wait_until(self.unstored, "the sink", **kwargs)
-

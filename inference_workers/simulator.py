@@ -104,62 +104,31 @@ class ClassProfile:
     """Relative share of this class among false positives."""
 
 
+_P = ClassProfile
+# fmt: off
 DEFAULT_CLASSES: dict[str, ClassProfile] = {
-    "no_hat": ClassProfile(
-        0.25, (60, 600), 0.75, 10, (0.60, 0.85), 0.07, (0.05, 0.10), 0.010, fp_weight=1.5
-    ),
-    "no_mask": ClassProfile(
-        0.30, (60, 900), 0.70, 10, (0.58, 0.85), 0.07, (0.04, 0.08), 0.010, fp_weight=1.5
-    ),
-    "no_uniform": ClassProfile(
-        0.15, (120, 900), 0.80, 8, (0.62, 0.88), 0.06, (0.12, 0.30), 0.010, fp_weight=0.8
-    ),
-    "no_gloves": ClassProfile(
-        0.25, (30, 300), 0.60, 10, (0.55, 0.80), 0.08, (0.03, 0.07), 0.015, fp_weight=2.0
-    ),
-    "smoking": ClassProfile(
-        0.08, (30, 240), 0.60, 10, (0.60, 0.90), 0.08, (0.02, 0.05), 0.010, fp_weight=0.8
-    ),
-    "phone_use": ClassProfile(
-        0.15, (20, 300), 0.65, 10, (0.58, 0.88), 0.08, (0.03, 0.06), 0.010, fp_weight=1.5
-    ),
-    "trash_uncovered": ClassProfile(
-        0.10,
-        (600, 3600),
-        0.90,
-        6,
-        (0.70, 0.92),
-        0.05,
-        (0.08, 0.20),
-        0.0,
-        needs_people=False,
-        fp_weight=0.7,
-    ),
-    "rodent": ClassProfile(
-        0.06,
-        (3, 20),
-        0.75,
-        3,
-        (0.65, 0.92),
-        0.07,
-        (0.03, 0.07),
-        0.040,
-        needs_people=False,
-        fp_weight=0.8,
-    ),
-    "animal": ClassProfile(
-        0.03,
-        (10, 120),
-        0.80,
-        5,
-        (0.65, 0.92),
-        0.06,
-        (0.08, 0.20),
-        0.030,
-        needs_people=False,
-        fp_weight=0.4,
-    ),
+    #                    rate/cam-h  duration s   hit   miss  score mean    sd    box size     speed
+    "no_hat":          _P(0.25, (60, 600),   0.75, 10, (0.60, 0.85), 0.07, (0.05, 0.10), 0.010,
+                          fp_weight=1.5),
+    "no_mask":         _P(0.30, (60, 900),   0.70, 10, (0.58, 0.85), 0.07, (0.04, 0.08), 0.010,
+                          fp_weight=1.5),
+    "no_uniform":      _P(0.15, (120, 900),  0.80, 8,  (0.62, 0.88), 0.06, (0.12, 0.30), 0.010,
+                          fp_weight=0.8),
+    "no_gloves":       _P(0.25, (30, 300),   0.60, 10, (0.55, 0.80), 0.08, (0.03, 0.07), 0.015,
+                          fp_weight=2.0),
+    "smoking":         _P(0.08, (30, 240),   0.60, 10, (0.60, 0.90), 0.08, (0.02, 0.05), 0.010,
+                          fp_weight=0.8),
+    "phone_use":       _P(0.15, (20, 300),   0.65, 10, (0.58, 0.88), 0.08, (0.03, 0.06), 0.010,
+                          fp_weight=1.5),
+    "trash_uncovered": _P(0.10, (600, 3600), 0.90, 6,  (0.70, 0.92), 0.05, (0.08, 0.20), 0.0,
+                          needs_people=False, fp_weight=0.7),
+    "rodent":          _P(0.06, (3, 20),     0.75, 3,  (0.65, 0.92), 0.07, (0.03, 0.07), 0.040,
+                          needs_people=False, fp_weight=0.8),
+    "animal":          _P(0.03, (10, 120),   0.80, 5,  (0.65, 0.92), 0.06, (0.08, 0.20), 0.030,
+                          needs_people=False, fp_weight=0.4),
 }
+# fmt: on
+del _P
 assert set(DEFAULT_CLASSES) == set(VIOLATION_CLASSES)
 
 
@@ -606,6 +575,8 @@ def _plan_health(
 def _poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
+    if mean > 50:  # normal approximation; exp(-mean) would underflow for long runs
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     limit = math.exp(-mean)
     k, p = 0, rng.random()
     while p > limit:

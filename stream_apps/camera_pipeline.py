@@ -13,10 +13,13 @@ directly.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from schemas.records import (
     SCHEMA_VERSION,
@@ -61,17 +64,48 @@ class PipelineCounters:
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
+MAX_HELD_STATUS = 100_000
+"""Status records waiting for the frames to catch up, per partition; past this
+the oldest is processed early rather than memory growing."""
+
+
 class PartitionEngines:
-    """The engines owning one partition's cameras, and its watermark."""
+    """The engines owning one partition's cameras, its watermark and held status.
+
+    Frames are the clock: the watermark is the newest ``frame_ts`` of the
+    partition. Status records come on another topic that the consumer may
+    read far ahead of the frames (a replay reads the small status topic
+    faster), so they are held until the watermark reaches their ``ts`` and
+    then fed in event-time order with the frames.
+    """
 
     def __init__(self, violation_params: ViolationParams, health_factory) -> None:
         self.health = health_factory() if health_factory else None
         suppressed = self.health.suppressing if self.health is not None else None
         self.violations = ViolationEngine(violation_params, suppressed_by=suppressed)
         self.watermark = float("-inf")
+        self.held_status: list[tuple[float, int, CameraStatus]] = []
+        self._held_seq = 0
+
+    def hold(self, status: CameraStatus) -> None:
+        self._held_seq += 1
+        heapq.heappush(self.held_status, (status.ts, self._held_seq, status))
+        if len(self.held_status) > MAX_HELD_STATUS:
+            self.watermark = max(self.watermark, self.held_status[0][0])
+
+    def release_status(self, upto: float) -> list[CameraStatus]:
+        held = self.held_status
+        out = []
+        while held and held[0][0] <= upto:
+            out.append(heapq.heappop(held)[2])
+        return out
 
     def snapshot(self) -> dict[str, Any]:
-        snap = {"watermark": self.watermark, "violations": self.violations.snapshot()}
+        snap = {
+            "watermark": self.watermark,
+            "violations": self.violations.snapshot(),
+            "held_status": [msgspec.to_builtins(h[2]) for h in sorted(self.held_status)],
+        }
         if self.health is not None:
             snap["health"] = self.health.snapshot()
         return snap
@@ -79,6 +113,8 @@ class PartitionEngines:
     def restore(self, snap: dict[str, Any]) -> None:
         self.watermark = snap["watermark"]
         self.violations.restore(snap["violations"])
+        for raw in snap.get("held_status", []):
+            self.hold(msgspec.convert(raw, CameraStatus))
         if self.health is not None and "health" in snap:
             self.health.restore(snap["health"])
 
@@ -102,8 +138,8 @@ class CameraPipeline:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.violation_params = violation_params or ViolationParams()
-        self.health_factory = _default_health_factory() if health_factory is True else (
-            health_factory or None
+        self.health_factory = (
+            _default_health_factory() if health_factory is True else (health_factory or None)
         )
         self.app_name = app_name
         self._wall_clock = wall_clock
@@ -159,9 +195,12 @@ class CameraPipeline:
             eng.watermark = now
         if eng.watermark == float("-inf"):
             return []
-        events: list[Any] = list(eng.violations.advance(eng.watermark))
+        events: list[Any] = []
         if eng.health is not None:
+            for status in eng.release_status(eng.watermark):
+                events += eng.health.feed(status)
             events += eng.health.advance(eng.watermark)
+        events += eng.violations.advance(eng.watermark)
         return self._encode(events)
 
     def dead_letter(
@@ -204,14 +243,18 @@ class CameraPipeline:
             eng.watermark = frame.frame_ts
         events: list[Any] = []
         if eng.health is not None:
+            if eng.held_status and eng.held_status[0][0] <= frame.frame_ts:
+                for status in eng.release_status(frame.frame_ts):
+                    events += eng.health.feed(status)
             events += eng.health.feed(frame)
         events += eng.violations.feed(frame)
         return self._encode(events) if events else []
 
     def _status(self, eng: PartitionEngines, status: CameraStatus) -> list[Output]:
-        if status.ts > eng.watermark:
-            eng.watermark = status.ts
         if eng.health is None:
+            return []
+        if status.ts > eng.watermark:
+            eng.hold(status)
             return []
         return self._encode(eng.health.feed(status))
 

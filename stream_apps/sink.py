@@ -64,12 +64,16 @@ class Sink:
         flush_s: float = 1.0,
         decoders: dict[str, type] | None = None,
         retry_max_s: float = 30.0,
+        observe: Callable[[str, list], None] | None = None,
     ) -> None:
         self.topics = list(topics)
         self.write = write
         self.batch_rows = batch_rows
         self.flush_s = flush_s
         self.retry_max_s = retry_max_s
+        # Called with (topic, records) after each successful insert, e.g. so the
+        # demo can show live counts without querying the store.
+        self.observe = observe
         self.record_types = decoders or {t: TOPIC_RECORDS[t] for t in self.topics}
         conf = {
             "auto.offset.reset": "earliest",
@@ -144,10 +148,10 @@ class Sink:
             if records:
                 self._insert(topic, records)
                 self.stats.rows += len(records)
+                if self.observe is not None:
+                    self.observe(topic, records)
                 records.clear()
-        offsets = [
-            TopicPartition(t, p, o + 1) for (t, p), o in self._pending_offsets.items()
-        ]
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in self._pending_offsets.items()]
         self.consumer.commit(offsets=offsets, asynchronous=False)
         with self._lock:
             self.stats.stored.update(self._pending_offsets)
@@ -170,7 +174,12 @@ class Sink:
                 self.stats.insert_failures += 1
                 if self._stop.is_set() and delay >= self.retry_max_s:
                     raise
-                log.warning("store insert of %d %s rows failed (%s); retrying in %.1fs",
-                            len(records), topic, exc, delay)
+                log.warning(
+                    "store insert of %d %s rows failed (%s); retrying in %.1fs",
+                    len(records),
+                    topic,
+                    exc,
+                    delay,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)

@@ -56,9 +56,7 @@ class OnnxDetector(Detector):
         self.labels = list(labels) if labels else parse_names(meta.get("names"))
         fixed = inp.shape[-1] if isinstance(inp.shape[-1], int) else None
         imgsz = meta.get("imgsz")
-        self.input_size = int(
-            input_size or fixed or (_first_int(imgsz) if imgsz else None) or 640
-        )
+        self.input_size = int(input_size or fixed or (_first_int(imgsz) if imgsz else None) or 640)
         version = meta.get("version", "")
         self.name = name or (f"{path.stem}@{version}" if version else path.stem)
 

@@ -80,6 +80,10 @@ def decode_yolo(
     scores, classes = out[:, 4:].max(dim=1)  # [N,A]
     k = min(max_candidates, a)
     top_scores, idx = scores.topk(k, dim=1)  # sorted descending
+    # Only the candidates above min_score enter NMS: trim K to the most any image has
+    # (the IoU matrix is K x K, so this is most of the decode cost).
+    k = int((top_scores >= min_score).sum(dim=1).max()) if n else 0
+    top_scores, idx = top_scores[:, :k], idx[:, :k]
     top_boxes = boxes.gather(1, idx[..., None].expand(n, k, 4))
     top_classes = classes.gather(1, idx)
     valid = top_scores >= min_score

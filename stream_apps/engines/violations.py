@@ -39,6 +39,7 @@ from schemas.records import (
     DEFAULT_SEVERITY,
     SCHEMA_VERSION,
     VIOLATION_CLASSES,
+    Detection,
     Evidence,
     FrameDetections,
     RegistryEntry,
@@ -146,7 +147,9 @@ class _Camera:
     __slots__ = ("pending", "max_ts", "released_ts", "released_seq", "tracks")
 
     def __init__(self) -> None:
-        self.pending: list[tuple[float, int, FrameDetections]] = []
+        # (frame_ts, seq, detections): only what the machine needs, so the
+        # snapshot stays small.
+        self.pending: list[tuple[float, int, list[Detection]]] = []
         self.max_ts = float("-inf")
         self.released_ts = float("-inf")
         self.released_seq = -1
@@ -210,7 +213,7 @@ class ViolationEngine:
                 self.counters.late_dropped += 1
             return []
         pending = cam.pending
-        item = (ts, seq, frame)
+        item = (ts, seq, frame.detections)
         if not pending or ts > pending[-1][0]:
             pending.append(item)
         else:
@@ -225,11 +228,12 @@ class ViolationEngine:
         if pending[0][0] > horizon:
             return []
         out: list[Violation] = []
+        camera_id = frame.camera_id
         while pending and pending[0][0] <= horizon:
-            rts, rseq, rframe = pending.pop(0)
+            rts, rseq, dets = pending.pop(0)
             cam.released_ts = rts
             cam.released_seq = rseq
-            self._process(cam, rframe, out)
+            self._process(camera_id, cam, rts, dets, out)
         return out
 
     def advance(self, now: float) -> list[Violation]:
@@ -247,10 +251,10 @@ class ViolationEngine:
             if silent_for < self._min_close_s:
                 continue
             if cam.pending:
-                for rts, rseq, rframe in cam.pending:
+                for rts, rseq, dets in cam.pending:
                     cam.released_ts = rts
                     cam.released_seq = rseq
-                    self._process(cam, rframe, out)
+                    self._process(camera_id, cam, rts, dets, out)
                 cam.pending.clear()
             if cam.tracks:
                 for cls in list(cam.tracks):
@@ -270,30 +274,43 @@ class ViolationEngine:
         return out
 
     def snapshot(self) -> dict[str, Any]:
-        cams = {}
-        for camera_id, cam in self._cameras.items():
-            cams[camera_id] = {
-                "pending": [msgspec.to_builtins(p[2]) for p in cam.pending],
-                "max_ts": cam.max_ts,
-                "released_ts": cam.released_ts,
-                "released_seq": cam.released_seq,
-                "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
-            }
+        cams = {camera_id: self.snapshot_camera(camera_id) for camera_id in self._cameras}
         return {"version": 1, "cameras": cams, "operators": dict(self._operator)}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         self._operator.update(snapshot.get("operators", {}))
         for camera_id, c in snapshot["cameras"].items():
-            cam = _Camera()
-            cam.pending = [
-                (f.frame_ts, f.seq, f)
-                for f in (msgspec.convert(p, FrameDetections) for p in c["pending"])
-            ]
-            cam.max_ts = c["max_ts"]
-            cam.released_ts = c["released_ts"]
-            cam.released_seq = c["released_seq"]
-            cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
-            self._cameras[camera_id] = cam
+            self.restore_camera(camera_id, c)
+
+    def snapshot_camera(self, camera_id: str) -> dict[str, Any] | None:
+        """One camera's state (``None`` if the engine holds none), for incremental checkpoints."""
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            return None
+        return {
+            "pending": [(ts, seq, msgspec.to_builtins(dets)) for ts, seq, dets in cam.pending],
+            "max_ts": cam.max_ts,
+            "released_ts": cam.released_ts,
+            "released_seq": cam.released_seq,
+            "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
+            "operator_id": self._operator.get(camera_id),
+        }
+
+    def restore_camera(self, camera_id: str, c: dict[str, Any] | None) -> None:
+        if c is None:
+            self._cameras.pop(camera_id, None)
+            return
+        cam = _Camera()
+        cam.pending = [
+            (ts, seq, msgspec.convert(dets, list[Detection])) for ts, seq, dets in c["pending"]
+        ]
+        cam.max_ts = c["max_ts"]
+        cam.released_ts = c["released_ts"]
+        cam.released_seq = c["released_seq"]
+        cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
+        self._cameras[camera_id] = cam
+        if c.get("operator_id") is not None:
+            self._operator[camera_id] = c["operator_id"]
 
     # -- queries for shells and tests ---------------------------------------
     def open_episodes(self) -> int:
@@ -303,19 +320,25 @@ class ViolationEngine:
         return len(self._cameras)
 
     # -- the machine -----------------------------------------------------------
-    def _process(self, cam: _Camera, frame: FrameDetections, out: list[Violation]) -> None:
+    def _process(
+        self,
+        camera_id: str,
+        cam: _Camera,
+        ts: float,
+        detections: list[Detection],
+        out: list[Violation],
+    ) -> None:
         self.counters.frames += 1
-        ts = frame.frame_ts
         best: dict[str, Any] = {}
-        if frame.detections:
-            if self._suppressed_by is not None and self._suppressed_by(frame.camera_id):
+        if detections:
+            if self._suppressed_by is not None and self._suppressed_by(camera_id):
                 # The picture is meaningless (dark, frozen, turned away): its
                 # detections are not evidence; an empty frame still counts as
                 # absence so open episodes can close.
                 self.counters.suppressed_frames += 1
                 return
             classes = self._class
-            for det in frame.detections:
+            for det in detections:
                 p = classes.get(det.cls)
                 if p is None:
                     self.counters.unknown_class += 1
@@ -333,7 +356,7 @@ class ViolationEngine:
             if det is None:
                 if tr.open:
                     if ts - tr.last_present >= p.close_after_s:
-                        out.append(self._close(frame.camera_id, cls, tr))
+                        out.append(self._close(camera_id, cls, tr))
                         del tracks[cls]
                 else:
                     limit = ts - p.open_window_s
@@ -344,12 +367,12 @@ class ViolationEngine:
                         del tracks[cls]
             else:
                 if tr.open and ts - tr.last_present >= p.close_after_s:
-                    out.append(self._close(frame.camera_id, cls, tr))
+                    out.append(self._close(camera_id, cls, tr))
                     tr = tracks[cls] = _Track()
-                self._hit(frame.camera_id, cls, tr, p, ts, det.score, det.box, out)
+                self._hit(camera_id, cls, tr, p, ts, det.score, det.box, out)
         for cls, det in best.items():
             tr = tracks[cls] = _Track()
-            self._hit(frame.camera_id, cls, tr, self._class[cls], ts, det.score, det.box, out)
+            self._hit(camera_id, cls, tr, self._class[cls], ts, det.score, det.box, out)
 
     def _hit(
         self,
@@ -418,7 +441,7 @@ class ViolationEngine:
         )
 
 
-def _pending_key(item: tuple[float, int, FrameDetections]) -> tuple[float, int]:
+def _pending_key(item: tuple[float, int, list[Detection]]) -> tuple[float, int]:
     return (item[0], item[1])
 
 

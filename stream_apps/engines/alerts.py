@@ -1,0 +1,448 @@
+"""Alerts: violation episodes and camera-health events an inspector acts on.
+
+Every violation episode (its ``open`` record) and every camera-health event of
+a kind of interest (its ``open`` record) becomes a member of an alert.
+Members are grouped: episodes of one class (or events of one kind) of one
+operator in one kitchen that *start* within ``group_window_s`` of the alert's
+first member join that alert, whichever camera of the kitchen they come from;
+other kitchens never share an alert. A camera missing from the registry is a
+kitchen of its own. An alert already resolved takes no new member: the next
+episode opens a new alert.
+
+``alert_id`` is a hash of source, class/kind, operator, kitchen and the first
+member's ``started_at``: a replay of the same input gives the same ids, and a
+member fed twice is recognised by its violation_id / event_id. (If members of
+one group arrive in a different interleaving across cameras, the first one
+to arrive anchors the alert; later-arriving earlier starters join it.)
+
+Dispositions move the alert's state. Each action's earliest ``ts`` is kept, so
+the state is a function of the set of dispositions, not of their order::
+
+    closed                       if any "closed"
+    else rectified|false_positive whichever of the two is latest (an inspector may
+                                  overturn a verdict)
+    else verified                if any "verified"
+    else open
+
+The verdict (true or false positive) of each alert feeds precision counters
+per class and per camera; an overturned verdict moves its count.
+
+``advance`` emits nothing (grouping closes by time without an event); it
+prunes alerts resolved longer than ``retain_resolved_s`` ago.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from schemas.records import (
+    SCHEMA_VERSION,
+    CameraEvent,
+    Disposition,
+    Record,
+    RegistryEntry,
+    Violation,
+)
+from stream_apps.engines.outputs_ops import Alert
+
+SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
+# Tie-break of two verdicts at the same instant: the stronger finding wins.
+_VERDICT_RANK = {"false_positive": 0, "rectified": 1}
+RESOLVING = ("rectified", "false_positive", "closed")
+
+DEFAULT_CAMERA_SEVERITY: dict[str, str] = {
+    # Losing the picture is losing supervision; a dark or blurred picture is
+    # degraded but still shows something.
+    "offline": "major",
+    "frozen": "major",
+    "angle_changed": "major",
+    "dark": "minor",
+    "blurred": "minor",
+}
+
+
+@dataclass(frozen=True)
+class AlertParams:
+    """Settings of the alert engine; every default is the documented one."""
+
+    group_window_s: float = 600.0
+    """Members of one operator + class + kitchen starting this close to the first join it."""
+    camera_kinds: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_CAMERA_SEVERITY))
+    """Camera-health kinds that raise alerts."""
+    camera_severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CAMERA_SEVERITY))
+    replay_horizon_s: float = 6 * 3600.0
+    """Members detected longer than this before the watermark are too late to
+    raise anything (they were seen before, or the feed is broken); dispositions
+    for unknown alerts wait this long for their alert."""
+    retain_resolved_s: float = 7 * 86400.0
+    """A resolved alert is kept this long after resolution, for late dispositions."""
+    max_age_s: float = 60 * 86400.0
+    """Any alert is forgotten this long after creation."""
+
+
+@dataclass
+class AlertCounters:
+    """Plain counters the shell exports as metrics."""
+
+    members: int = 0
+    duplicates: int = 0
+    too_late: int = 0
+    alerts: int = 0
+    dispositions: int = 0
+    unknown_alert: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Verdicts on alerts of one class or camera."""
+
+    confirmed: int
+    false_positive: int
+
+    @property
+    def precision(self) -> float | None:
+        n = self.confirmed + self.false_positive
+        return self.confirmed / n if n else None
+
+
+def alert_id(source: str, cls: str, operator_id: str, group: str, started_at: float) -> str:
+    """Deterministic id of an alert from its grouping key and anchor."""
+    raw = f"{source}|{cls}|{operator_id}|{group}|{started_at:.3f}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+class _Alert:
+    __slots__ = (
+        "alert_id",
+        "source",
+        "cls",
+        "severity",
+        "kitchen_id",
+        "operator_id",
+        "district",
+        "station",
+        "camera_ids",
+        "members",
+        "first_started_at",
+        "created_at",
+        "group_until",
+        "updated_at",
+        "revision",
+        "actions",
+        "verdict",
+    )
+
+    def __init__(self) -> None:
+        self.camera_ids: list[str] = []
+        self.members: list[str] = []
+        # action -> [earliest ts, actor]
+        self.actions: dict[str, list[Any]] = {}
+        # None, "true" or "false": what precision counted for this alert
+        self.verdict: str | None = None
+        self.revision = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Alert:
+        a = cls()
+        for s in cls.__slots__:
+            setattr(a, s, d[s])
+        return a
+
+    def state(self) -> str:
+        acts = self.actions
+        if "closed" in acts:
+            return "closed"
+        verdicts = [(acts[k][0], _VERDICT_RANK[k], k) for k in _VERDICT_RANK if k in acts]
+        if verdicts:
+            return max(verdicts)[2]
+        return "verified" if "verified" in acts else "open"
+
+    def verdict_now(self) -> str | None:
+        acts = self.actions
+        cands = [
+            (acts[k][0], _VERDICT_RANK.get(k, 1), k)
+            for k in ("verified", "rectified", "false_positive")
+            if k in acts
+        ]
+        if not cands:
+            return None
+        return "false" if max(cands)[2] == "false_positive" else "true"
+
+    def resolved_at(self) -> float | None:
+        ts = [self.actions[k][0] for k in RESOLVING if k in self.actions]
+        return min(ts) if ts else None
+
+    def record(self) -> Alert:
+        state = self.state()
+        acts = self.actions
+        last = max(((v[0], v[1]) for v in acts.values()), default=None)
+        return Alert(
+            v=SCHEMA_VERSION,
+            alert_id=self.alert_id,
+            source=self.source,
+            cls=self.cls,
+            severity=self.severity,
+            state=state,
+            kitchen_id=self.kitchen_id,
+            operator_id=self.operator_id,
+            district=self.district,
+            station=self.station,
+            camera_ids=sorted(self.camera_ids),
+            members=sorted(self.members),
+            first_started_at=self.first_started_at,
+            created_at=self.created_at,
+            group_until=self.group_until,
+            updated_at=self.updated_at,
+            revision=self.revision,
+            verified_at=min((v[0] for v in acts.values()), default=None),
+            resolved_at=self.resolved_at(),
+            resolution=state if state in RESOLVING else None,
+            last_actor=last[1] if last else None,
+        )
+
+
+class AlertEngine:
+    """Turns episodes and camera-health events into grouped alerts (see module doc)."""
+
+    def __init__(self, params: AlertParams | None = None) -> None:
+        self.params = params or AlertParams()
+        self._registry: dict[str, tuple[str, str, str, str]] = {}
+        self._alerts: dict[str, _Alert] = {}
+        self._member_of: dict[str, str] = {}
+        # grouping key -> alert_id of the newest alert of that key
+        self._groups: dict[str, str] = {}
+        # alert_id -> list of [ts, action, actor] waiting for their alert
+        self._early: dict[str, list[list[Any]]] = {}
+        self._precision_cls: dict[str, list[int]] = {}
+        self._precision_cam: dict[str, list[int]] = {}
+        self._now = float("-inf")
+        self.counters = AlertCounters()
+
+    # -- lifecycle -----------------------------------------------------------
+    def feed(self, record: Record) -> list[Alert]:
+        """A violation, camera event, disposition or registry entry in; changed alerts out."""
+        if isinstance(record, Violation):
+            if record.state != "open":
+                return []
+            return self._member(
+                "violation",
+                record.cls,
+                record.severity,
+                record.violation_id,
+                record.camera_id,
+                record.operator_id,
+                record.started_at,
+                record.detected_at,
+            )
+        if isinstance(record, CameraEvent):
+            if record.state != "open" or record.kind not in self.params.camera_kinds:
+                return []
+            return self._member(
+                "camera_health",
+                record.kind,
+                self.params.camera_severity.get(record.kind, "major"),
+                record.event_id,
+                record.camera_id,
+                record.operator_id,
+                record.started_at,
+                record.detected_at,
+            )
+        if isinstance(record, Disposition):
+            return self._dispose(record.alert_id, record.ts, record.action, record.actor)
+        if isinstance(record, RegistryEntry):
+            self._registry[record.camera_id] = (
+                record.kitchen_id,
+                record.operator_id,
+                record.district,
+                record.station,
+            )
+        return []
+
+    def advance(self, now: float) -> list[Alert]:
+        """Watermark moved to ``now``: forget what can no longer change. Emits nothing."""
+        if now <= self._now:
+            return []
+        self._now = now
+        p = self.params
+        drop = []
+        for aid, a in self._alerts.items():
+            resolved = a.resolved_at()
+            if a.created_at < now - p.max_age_s or (
+                resolved is not None
+                and resolved < now - p.retain_resolved_s
+                and a.created_at < now - p.replay_horizon_s
+            ):
+                drop.append(aid)
+        for aid in drop:
+            a = self._alerts.pop(aid)
+            for m in a.members:
+                self._member_of.pop(m, None)
+            for key in [k for k, v in self._groups.items() if v == aid]:
+                del self._groups[key]
+        horizon = now - p.replay_horizon_s
+        for aid in [k for k, v in self._early.items() if max(x[0] for x in v) < horizon]:
+            del self._early[aid]
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "now": self._now if self._now != float("-inf") else None,
+            "registry": {k: list(v) for k, v in self._registry.items()},
+            "alerts": {k: a.to_dict() for k, a in self._alerts.items()},
+            "groups": dict(self._groups),
+            "early": {k: [list(x) for x in v] for k, v in self._early.items()},
+            "precision_cls": {k: list(v) for k, v in self._precision_cls.items()},
+            "precision_cam": {k: list(v) for k, v in self._precision_cam.items()},
+            "counters": self.counters.as_dict(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        now = snapshot.get("now")
+        self._now = float("-inf") if now is None else now
+        self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
+        self._alerts = {k: _Alert.from_dict(a) for k, a in snapshot["alerts"].items()}
+        self._member_of = {m: aid for aid, a in self._alerts.items() for m in a.members}
+        self._groups = dict(snapshot["groups"])
+        self._early = {k: [list(x) for x in v] for k, v in snapshot["early"].items()}
+        self._precision_cls = {k: list(v) for k, v in snapshot["precision_cls"].items()}
+        self._precision_cam = {k: list(v) for k, v in snapshot["precision_cam"].items()}
+        self.counters = AlertCounters(**snapshot["counters"])
+
+    # -- queries ------------------------------------------------------------------
+    def precision(self, by: str = "class") -> dict[str, Precision]:
+        """Verdicts so far per class (or kind) or per camera (``by="camera"``)."""
+        table = self._precision_cls if by == "class" else self._precision_cam
+        return {k: Precision(confirmed=v[0], false_positive=v[1]) for k, v in sorted(table.items())}
+
+    def alert(self, alert_id: str) -> Alert | None:
+        a = self._alerts.get(alert_id)
+        return a.record() if a else None
+
+    def open_alerts(self) -> int:
+        return sum(a.resolved_at() is None for a in self._alerts.values())
+
+    # -- internals -------------------------------------------------------------------
+    def _member(
+        self,
+        source: str,
+        cls: str,
+        severity: str,
+        member_id: str,
+        camera_id: str,
+        operator_hint: str | None,
+        started_at: float,
+        detected_at: float,
+    ) -> list[Alert]:
+        p = self.params
+        if member_id in self._member_of:
+            self.counters.duplicates += 1
+            return []
+        if detected_at < self._now - p.replay_horizon_s:
+            self.counters.too_late += 1
+            return []
+        reg = self._registry.get(camera_id)
+        if reg is not None:
+            kitchen_id, operator_id, district, station = reg
+            group = "kitchen:" + kitchen_id
+        else:
+            kitchen_id, operator_id, district, station = None, operator_hint, None, None
+            group = "camera:" + camera_id
+        key = f"{source}|{cls}|{operator_id or ''}|{group}"
+        self.counters.members += 1
+        a = self._alerts.get(self._groups.get(key, ""))
+        if (
+            a is None
+            or a.resolved_at() is not None
+            or not a.first_started_at - p.group_window_s < started_at < a.group_until
+        ):
+            aid = alert_id(source, cls, operator_id or "", group, started_at)
+            a = self._alerts.get(aid)
+            if a is None:
+                a = _Alert()
+                a.alert_id = aid
+                a.source = source
+                a.cls = cls
+                a.severity = severity
+                a.kitchen_id = kitchen_id
+                a.operator_id = operator_id
+                a.district = district
+                a.station = station
+                a.first_started_at = started_at
+                a.created_at = detected_at
+                a.group_until = started_at + p.group_window_s
+                a.updated_at = detected_at
+                self._alerts[aid] = a
+                self._groups[key] = aid
+                self.counters.alerts += 1
+                self._add(a, member_id, camera_id, severity, detected_at)
+                early = self._early.pop(aid, None)
+                out = [a.record()]
+                for ts, action, actor in early or ():
+                    out += self._dispose(aid, ts, action, actor)
+                return out[-1:] if early else out
+        self._add(a, member_id, camera_id, severity, detected_at)
+        a.revision += 1
+        return [a.record()]
+
+    def _add(self, a: _Alert, member_id: str, camera_id: str, severity: str, ts: float) -> None:
+        a.members.append(member_id)
+        self._member_of[member_id] = a.alert_id
+        if camera_id not in a.camera_ids:
+            a.camera_ids.append(camera_id)
+            if a.verdict is not None:
+                self._count(self._precision_cam, camera_id, a.verdict, +1)
+        if SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(a.severity, 0):
+            a.severity = severity
+        a.updated_at = max(a.updated_at, ts)
+
+    def _dispose(self, aid: str, ts: float, action: str, actor: str) -> list[Alert]:
+        a = self._alerts.get(aid)
+        if a is None:
+            self.counters.unknown_alert += 1
+            waiting = self._early.setdefault(aid, [])
+            if [ts, action, actor] not in waiting:
+                waiting.append([ts, action, actor])
+            return []
+        self.counters.dispositions += 1
+        cur = a.actions.get(action)
+        if cur is not None and (cur[0], cur[1]) <= (ts, actor):
+            return []  # a replay, or a later repeat of the same decision
+        a.actions[action] = [ts, actor]
+        a.updated_at = max(a.updated_at, ts)
+        a.revision += 1
+        verdict = a.verdict_now()
+        if verdict != a.verdict:
+            if a.verdict is not None:
+                self._count(self._precision_cls, a.cls, a.verdict, -1)
+                for cam in a.camera_ids:
+                    self._count(self._precision_cam, cam, a.verdict, -1)
+            if verdict is not None:
+                self._count(self._precision_cls, a.cls, verdict, +1)
+                for cam in a.camera_ids:
+                    self._count(self._precision_cam, cam, verdict, +1)
+            a.verdict = verdict
+        return [a.record()]
+
+    @staticmethod
+    def _count(table: dict[str, list[int]], key: str, verdict: str, delta: int) -> None:
+        c = table.setdefault(key, [0, 0])
+        c[0 if verdict == "true" else 1] += delta
+
+
+__all__ = [
+    "AlertCounters",
+    "AlertEngine",
+    "AlertParams",
+    "DEFAULT_CAMERA_SEVERITY",
+    "Precision",
+    "alert_id",
+]
