@@ -29,6 +29,9 @@ from schemas.records import (
     TOPIC_SLA_BREACHES,
     TOPIC_VIOLATIONS,
 )
+from stream_apps.camera_pipeline import STATE_TOPIC
+
+COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC})
 
 ALL_TOPICS: tuple[str, ...] = (
     *INPUT_TOPICS,
@@ -39,6 +42,7 @@ ALL_TOPICS: tuple[str, ...] = (
     TOPIC_SLA_BREACHES,
     TOPIC_DLQ,
     TOPIC_PROGRESS,
+    STATE_TOPIC,
 )
 
 
@@ -153,8 +157,8 @@ def create_topics(
 ) -> list[str]:
     """Create the topics that do not exist yet; return the ones created.
 
-    The registry is compacted (latest entry per camera wins); the rest use
-    time retention.
+    The registry and the state topic are compacted (latest entry per key
+    wins); the rest use time retention.
     """
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client_config or {})})
     existing = set(admin.list_topics(timeout=10).topics)
@@ -163,7 +167,7 @@ def create_topics(
         if name in existing:
             continue
         config = {"retention.ms": str(retention_ms)}
-        if name == "bk.registry.v1":
+        if name in COMPACTED_TOPICS:
             config["cleanup.policy"] = "compact"
         wanted.append(NewTopic(name, partitions, replication_factor, config=config))
     if not wanted:

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
     sink_batch_rows: int = Field(50_000, ge=1, description="rows per store insert")
     sink_flush_s: float = Field(1.0, gt=0, description="max age of a sink batch")
+    checkpoint_interval_s: float = Field(
+        10.0, gt=0, description="how often changed engine state is checkpointed (wall clock)"
+    )
+    live_clock_lag_s: float | None = Field(
+        None,
+        description="live mode: also advance the watermark to wall clock minus this lag, so a "
+        "whole worker going silent is detected; unset for replays of recorded time",
+    )
     violations: ViolationSettings = Field(default_factory=ViolationSettings)
 
     @property

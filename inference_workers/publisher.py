@@ -63,6 +63,19 @@ class WorkerMetrics:
         self.cameras = Gauge("bk_worker_cameras", "Cameras by stream state", ["state"], **kw)
 
 
+_default: WorkerMetrics | None = None
+_default_lock = threading.Lock()
+
+
+def default_metrics() -> WorkerMetrics:
+    """The process-wide metrics on prometheus_client's default registry (created once)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = WorkerMetrics()
+        return _default
+
+
 class Publisher:
     """Produces `bk.detections.v1` and `bk.camera-status.v1` records (thread-safe).
 

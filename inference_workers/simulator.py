@@ -72,6 +72,12 @@ except Exception:  # no tz database: China has kept UTC+8 without DST since 1991
 DEFAULT_START_TS = 1_793_577_600.0
 """2026-11-02 08:00 Asia/Shanghai (a Monday), as Unix seconds."""
 
+HEALTH_WARMUP_S = 600.0
+"""No health scenario starts before this: a camera's baselines are still being
+learned (the health engine's ``warmup_frames``, 300 at 1 fps, plus margin)."""
+ANGLE_REBASELINE_S = 3600.0
+"""The health engine's default ``rebaseline_after_s``: how long violations on a
+turned camera stay suppressed, so no true episode is planned there."""
 MODEL_NAME = "bk-yolo11m-kitchen-v3.2-fp16"
 
 
@@ -507,7 +513,9 @@ def _plan_health(
         if i1 - i0 >= frames(120):
             add("lights_off", i0, i1, 120, level=spec["level"])
 
-    def place(name: str, dur_s: float, need_open: bool, margin_s: float, lo_s: float = 60.0):
+    def place(
+        name: str, dur_s: float, need_open: bool, margin_s: float, lo_s: float = HEALTH_WARMUP_S
+    ):
         d = frames(dur_s)
         lo = frames(lo_s)
         hi = n - d - frames(60)
@@ -529,7 +537,8 @@ def _plan_health(
     if rates.angle_change > 0 and rng.random() < 1.0 - math.exp(-rates.angle_change * hours):
         d = frames(600)
         for _ in range(40):
-            i0 = rng.randint(int(0.1 * n), max(int(0.1 * n), int(0.8 * n)))
+            lo = max(int(0.1 * n), frames(HEALTH_WARMUP_S))
+            i0 = rng.randint(lo, max(lo, int(0.8 * n)))
             if not busy[max(0, i0 - frames(120)) : i0 + d].any() and cam.is_open[i0]:
                 mix = rng.uniform(0.2, 0.45)
                 cam.scenarios.append(_Scenario("angle_change", i0, n, {"view_mix": mix}))
@@ -585,15 +594,19 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _blocked_for_violations(cam: _CameraPlan, n: int, margin: int) -> np.ndarray:
+def _blocked_for_violations(
+    cam: _CameraPlan, n: int, margin: int, config: FleetConfig
+) -> np.ndarray:
     """Frames where no true episode may lie: health scenarios other than a person crossing."""
     blocked = np.zeros(n, dtype=bool)
     for s in cam.scenarios:
         if s.name == "people_crossing":
             continue
         if s.name == "angle_change":
-            # Around the move only: the new view is a normal view afterwards.
-            blocked[max(0, s.i0 - margin) : min(n, s.i0 + margin)] = True
+            # Violations are suppressed (by design) while angle_changed is open,
+            # i.e. until the new view becomes the baseline.
+            until = s.i0 + int(round(ANGLE_REBASELINE_S * config.fps)) + margin
+            blocked[max(0, s.i0 - margin) : min(n, until)] = True
         else:
             blocked[max(0, s.i0 - margin) : min(n, s.i1 + margin)] = True
     return blocked
@@ -603,7 +616,7 @@ def _plan_episodes(cam: _CameraPlan, config: FleetConfig, rng: random.Random) ->
     n = len(cam.frame_ts)
     fps = config.fps
     margin = int(round(90 * fps))
-    blocked = _blocked_for_violations(cam, n, margin)
+    blocked = _blocked_for_violations(cam, n, margin, config)
     gap = int(round(config.episode_gap_s * fps))
     for cls in VIOLATION_CLASSES:
         prof = config.classes[cls]
@@ -630,7 +643,7 @@ def _plan_episodes(cam: _CameraPlan, config: FleetConfig, rng: random.Random) ->
     for cls, i0, i1 in cam.episodes:
         arr = near.setdefault(cls, np.zeros(n, dtype=bool))
         arr[max(0, i0 - clear) : min(n, i1 + clear + 1)] = True
-    unusable = _blocked_for_violations(cam, n, 0)
+    unusable = _blocked_for_violations(cam, n, 0, config)
     classes = list(VIOLATION_CLASSES)
     weights = [config.classes[c].fp_weight for c in classes]
     for _ in range(_poisson(rng, det.fp_per_camera_hour * config.duration_s / 3600.0)):

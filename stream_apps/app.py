@@ -43,3 +43,11 @@ app = faust.App(
 
 # Register the agents (import for their side effect on `app`).
 from stream_apps.agents import cameras  # noqa: E402,F401
+
+
+@app.page("/metrics")
+async def metrics(web, request):
+    """Prometheus metrics of this worker (scraped by infra/prometheus)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -53,15 +53,31 @@ class Output:
     topic: str
     key: str | None
     value: bytes
+    partition: int | None = None
+    """Explicit partition (checkpoints go to the partition they describe)."""
+
+
+STATE_TOPIC = "bk.state.cameras.v1"
+"""Internal compacted topic: per-camera engine state, partitioned like the inputs."""
+MARKER_KEY = "__partition__"
+"""Key of the record that closes a checkpoint: watermark, held status, offsets."""
 
 
 @dataclass
 class PipelineCounters:
     records: int = 0
+    covered_by_checkpoint: int = 0
     dead_letters: int = 0
     violations: int = 0
     camera_events: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+
+
+_json = msgspec.json
+
+
+def _finite(x: float) -> float | None:
+    return x if x not in (float("inf"), float("-inf")) else None
 
 
 MAX_HELD_STATUS = 100_000
@@ -145,6 +161,12 @@ class CameraPipeline:
         self._wall_clock = wall_clock
         self.partitions: dict[int, PartitionEngines] = {}
         self.counters = PipelineCounters()
+        # Per partition: the next input offset per topic, the cameras whose state
+        # changed since the last checkpoint, and the offsets a restored
+        # checkpoint already covers.
+        self.next_offsets: dict[int, dict[str, int]] = {}
+        self.dirty: dict[int, set[str]] = {}
+        self.covered: dict[int, dict[str, int]] = {}
 
     # -- partitions -----------------------------------------------------------
     def engines(self, partition: int) -> PartitionEngines:
@@ -156,28 +178,105 @@ class CameraPipeline:
         return eng
 
     def drop(self, partition: int) -> None:
+        """Forget a partition (revoked): its state lives on in its checkpoint."""
         self.partitions.pop(partition, None)
+        self.next_offsets.pop(partition, None)
+        self.dirty.pop(partition, None)
+        self.covered.pop(partition, None)
+
+    def expected_offset(self, topic: str, partition: int) -> int:
+        """The next offset of ``topic`` this partition's state has not seen."""
+        return self.next_offsets.get(partition, {}).get(topic, 0)
+
+    # -- checkpoints ------------------------------------------------------------
+    def checkpoint(self, partition: int) -> list[Output]:
+        """State records for the cameras changed since the last checkpoint, then a marker.
+
+        Written to STATE_TOPIC's partition ``partition``; compaction keeps the
+        latest per camera. Restoring them and resuming at the marker's offsets
+        continues exactly where this state was.
+        """
+        eng = self.partitions.get(partition)
+        if eng is None:
+            return []
+        out = []
+        for camera_id in sorted(self.dirty.pop(partition, ())):
+            state = {
+                "violations": eng.violations.snapshot_camera(camera_id),
+                "health": eng.health.snapshot_camera(camera_id) if eng.health else None,
+            }
+            out.append(Output(STATE_TOPIC, camera_id, _json.encode(state), partition))
+        marker = {
+            "watermark": _finite(eng.watermark),
+            "health_clock": _finite(eng.health.clock) if eng.health else None,
+            "held_status": [msgspec.to_builtins(h[2]) for h in sorted(eng.held_status)],
+            "offsets": dict(self.next_offsets.get(partition, {})),
+        }
+        out.append(Output(STATE_TOPIC, MARKER_KEY, _json.encode(marker), partition))
+        return out
+
+    def restore(self, partition: int, records: dict[str, bytes]) -> dict[str, int]:
+        """Load a partition's checkpoint (latest value per key); return the offsets it covers.
+
+        Records of the inputs below those offsets are skipped when they come
+        again; a partition with no checkpoint starts empty and covers nothing.
+        """
+        self.drop(partition)
+        eng = self.engines(partition)
+        entries = {k: _json.decode(v) for k, v in records.items() if k != MARKER_KEY}
+        for camera_id, state in entries.items():
+            eng.violations.restore_camera(camera_id, state["violations"])
+        marker = _json.decode(records[MARKER_KEY]) if MARKER_KEY in records else None
+        if eng.health is not None:
+            clock = marker.get("health_clock") if marker else None
+            eng.health.restore_camera_entries(
+                {k: e["health"] for k, e in entries.items()},
+                float("-inf") if clock is None else clock,
+            )
+        if marker is None:
+            return {}
+        if marker["watermark"] is not None:
+            eng.watermark = marker["watermark"]
+        for raw in marker["held_status"]:
+            eng.hold(msgspec.convert(raw, CameraStatus))
+        self.covered[partition] = dict(marker["offsets"])
+        self.next_offsets[partition] = dict(marker["offsets"])
+        return dict(marker["offsets"])
 
     # -- records --------------------------------------------------------------
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> list[Output]:
         """One consumed record in; the output records it caused out."""
+        covered = self.covered.get(partition)
+        if covered and offset < covered.get(topic, 0):
+            self.counters.covered_by_checkpoint += 1  # at-least-once redelivery
+            return []
         self.counters.records += 1
         eng = self.engines(partition)
+        offsets = self.next_offsets.get(partition)
+        if offsets is None:
+            offsets = self.next_offsets[partition] = {}
+        offsets[topic] = offset + 1
+        dirty = self.dirty.get(partition)
+        if dirty is None:
+            dirty = self.dirty[partition] = set()
         try:
             if value is None:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_DETECTIONS:
                 frame = decode(FrameDetections, value)
                 self._check_clock(eng, frame.frame_ts)
+                dirty.add(frame.camera_id)
                 return self._frame(eng, frame)
             if topic == TOPIC_CAMERA_STATUS:
                 status = decode(CameraStatus, value)
                 self._check_clock(eng, status.ts)
+                dirty.add(status.camera_id)
                 return self._status(eng, status)
             if topic == TOPIC_REGISTRY:
                 entry = decode(RegistryEntry, value)
+                dirty.add(entry.camera_id)
                 eng.violations.set_registry(entry)
                 if eng.health is not None:
                     eng.health.set_registry(entry)

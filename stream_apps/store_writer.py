@@ -37,10 +37,13 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.records import (
+    TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
     TOPIC_DLQ,
+    TOPIC_OPERATOR_RATES,
     TOPIC_REGISTRY,
+    TOPIC_SLA_BREACHES,
     TOPIC_VIOLATIONS,
     CameraEvent,
     DeadLetter,
@@ -48,6 +51,7 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.outputs_ops import Alert, OperatorRate, SlaBreach
 
 TS_MS = pa.timestamp("ms", tz="UTC")
 TS_US = pa.timestamp("us", tz="UTC")
@@ -219,15 +223,126 @@ def dead_letters_table(records: Sequence[DeadLetter]) -> pa.Table:
     )
 
 
+def alerts_table(records: Sequence[Alert]) -> pa.Table:
+    """bk.alerts.v1 records -> rows of bk.alerts (latest `revision` wins)."""
+    _, first_started = _timestamps(_column(records, "first_started_at"))
+    _, created = _timestamps(_column(records, "created_at"))
+    _, group_until = _timestamps(_column(records, "group_until"))
+    _, updated = _timestamps(_column(records, "updated_at"))
+    _, verified = _nullable_timestamps(_column(records, "verified_at"))
+    _, resolved = _nullable_timestamps(_column(records, "resolved_at"))
+    return pa.table(
+        {
+            "v": pa.array(_column(records, "v"), pa.uint8()),
+            "alert_id": pa.array(_column(records, "alert_id"), pa.string()),
+            "source": pa.array(_column(records, "source"), pa.string()),
+            "cls": pa.array(_column(records, "cls"), pa.string()),
+            "severity": pa.array(_column(records, "severity"), pa.string()),
+            "state": pa.array(_column(records, "state"), pa.string()),
+            "kitchen_id": pa.array(_column(records, "kitchen_id"), pa.string()),
+            "operator_id": pa.array(_column(records, "operator_id"), pa.string()),
+            "district": pa.array(_column(records, "district"), pa.string()),
+            "station": pa.array(_column(records, "station"), pa.string()),
+            "camera_ids": pa.array(_column(records, "camera_ids"), pa.list_(pa.string())),
+            "members": pa.array(_column(records, "members"), pa.list_(pa.string())),
+            "first_started_at": first_started,
+            "created_at": created,
+            "group_until": group_until,
+            "updated_at": updated,
+            "revision": pa.array(_column(records, "revision"), pa.uint64()),
+            "verified_at": verified,
+            "resolved_at": resolved,
+            "resolution": pa.array(_column(records, "resolution"), pa.string()),
+            "last_actor": pa.array(_column(records, "last_actor"), pa.string()),
+        }
+    )
+
+
+def sla_breaches_table(records: Sequence[SlaBreach]) -> pa.Table:
+    """bk.sla-breaches.v1 records -> rows of bk.sla_breaches (one per breach_id)."""
+    _, due = _timestamps(_column(records, "due_at"))
+    _, alert_created = _timestamps(_column(records, "alert_created_at"))
+    return pa.table(
+        {
+            "v": pa.array(_column(records, "v"), pa.uint8()),
+            "breach_id": pa.array(_column(records, "breach_id"), pa.string()),
+            "alert_id": pa.array(_column(records, "alert_id"), pa.string()),
+            "kind": pa.array(_column(records, "kind"), pa.string()),
+            "due_at": due,
+            "alert_created_at": alert_created,
+            "state_at_due": pa.array(_column(records, "state_at_due"), pa.string()),
+            "source": pa.array(_column(records, "source"), pa.string()),
+            "cls": pa.array(_column(records, "cls"), pa.string()),
+            "severity": pa.array(_column(records, "severity"), pa.string()),
+            "kitchen_id": pa.array(_column(records, "kitchen_id"), pa.string()),
+            "operator_id": pa.array(_column(records, "operator_id"), pa.string()),
+            "district": pa.array(_column(records, "district"), pa.string()),
+            "station": pa.array(_column(records, "station"), pa.string()),
+            "calendar_covered": pa.array(_column(records, "calendar_covered"), pa.bool_()),
+        }
+    )
+
+
+CLASS_RATE = pa.struct(
+    [
+        ("cls", pa.string()),
+        ("violations", pa.uint32()),
+        ("raw_rate", pa.float64()),
+        ("rate", pa.float64()),
+        ("prior_rate", pa.float64()),
+    ]
+)
+
+
+def operator_rates_table(records: Sequence[OperatorRate]) -> pa.Table:
+    """bk.operator-rates.v1 records -> rows of bk.operator_rates (one per rate_id)."""
+    _, window_start = _timestamps(_column(records, "window_start"))
+    _, as_of = _timestamps(_column(records, "as_of"))
+    classes = [
+        [(c.cls, c.violations, c.raw_rate, c.rate, c.prior_rate) for c in per_rate]
+        for per_rate in _column(records, "classes")
+    ]
+    breaches = [list(b.items()) for b in _column(records, "sla_breaches")]
+    return pa.table(
+        {
+            "v": pa.array(_column(records, "v"), pa.uint8()),
+            "rate_id": pa.array(_column(records, "rate_id"), pa.string()),
+            "operator_id": pa.array(_column(records, "operator_id"), pa.string()),
+            "district": pa.array(_column(records, "district"), pa.string()),
+            "station": pa.array(_column(records, "station"), pa.string()),
+            "window": pa.array(_column(records, "window"), pa.string()),
+            "window_s": pa.array(_column(records, "window_s"), pa.float64()),
+            "window_start": window_start,
+            "as_of": as_of,
+            "cameras": pa.array(_column(records, "cameras"), pa.uint32()),
+            "exposure_h": pa.array(_column(records, "exposure_h"), pa.float64()),
+            "violations": pa.array(_column(records, "violations"), pa.uint32()),
+            "raw_rate": pa.array(_column(records, "raw_rate"), pa.float64()),
+            "rate": pa.array(_column(records, "rate"), pa.float64()),
+            "prior_rate": pa.array(_column(records, "prior_rate"), pa.float64()),
+            "prior_source": pa.array(_column(records, "prior_source"), pa.string()),
+            "prior_strength_h": pa.array(_column(records, "prior_strength_h"), pa.float64()),
+            "classes": pa.array(classes, pa.list_(CLASS_RATE)),
+            "sla_breaches": pa.array(breaches, pa.map_(pa.string(), pa.uint32())),
+            "grade": pa.array(_column(records, "grade"), pa.string()),
+            "colour": pa.array(_column(records, "colour"), pa.string()),
+            "grade_window": pa.array(_column(records, "grade_window"), pa.string()),
+            "reason": pa.array(_column(records, "reason"), pa.string()),
+        }
+    )
+
+
 # Contract topic -> (table, record type). Topics absent here are not stored
-# by this writer (inputs other than detections and the registry, and the
-# outputs whose tables come with later migrations).
+# by this writer (inputs other than detections and the registry).
 TABLES: dict[str, tuple[str, type]] = {
     TOPIC_VIOLATIONS: ("bk.violations", Violation),
     TOPIC_CAMERA_EVENTS: ("bk.camera_events", CameraEvent),
     TOPIC_DETECTIONS: ("bk.detections", FrameDetections),
     TOPIC_REGISTRY: ("bk.cameras", RegistryEntry),
     TOPIC_DLQ: ("bk.dead_letters", DeadLetter),
+    TOPIC_ALERTS: ("bk.alerts", Alert),
+    TOPIC_SLA_BREACHES: ("bk.sla_breaches", SlaBreach),
+    TOPIC_OPERATOR_RATES: ("bk.operator_rates", OperatorRate),
 }
 
 # optimize_on_insert=0: skip collapsing duplicates inside each inserted block;
@@ -253,6 +368,9 @@ class StoreWriter:
             TOPIC_DETECTIONS: detections_table,
             TOPIC_REGISTRY: self._cameras_table,
             TOPIC_DLQ: dead_letters_table,
+            TOPIC_ALERTS: alerts_table,
+            TOPIC_SLA_BREACHES: sla_breaches_table,
+            TOPIC_OPERATOR_RATES: operator_rates_table,
         }
 
     def to_arrow(self, topic: str, records: Sequence[Any]) -> pa.Table:

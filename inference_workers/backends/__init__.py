@@ -1,7 +1,8 @@
 """Detector backends behind one interface (`Detector`), and the YOLO decode/NMS they share.
 
 `load_detector(path)` picks the backend from the file: `.onnx` -> ONNX Runtime,
-`.pt`/`.torchscript` -> PyTorch (TorchScript), `.engine`/`.plan` -> TensorRT
+`.pt`/`.torchscript` -> PyTorch (TorchScript), `.pt2` ->
+PyTorch (`torch.export`), `.engine`/`.plan` -> TensorRT
 (only where the `tensorrt` package imports).
 """
 

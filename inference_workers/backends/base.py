@@ -124,6 +124,10 @@ def load_detector(
         from inference_workers.backends.pytorch import TorchDetector
 
         return TorchDetector.from_torchscript(p, **kw)
+    if suffix == ".pt2":
+        from inference_workers.backends.pytorch import TorchDetector
+
+        return TorchDetector.from_export(p, **kw)
     if suffix in (".engine", ".plan", ".trt"):
         from inference_workers.backends.tensorrt import TensorRTDetector
 

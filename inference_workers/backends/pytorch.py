@@ -79,6 +79,30 @@ class TorchDetector(Detector):
             name=name or Path(path).stem,
         )
 
+    @classmethod
+    def from_export(
+        cls,
+        path: str | Path,
+        *,
+        device: str | None = None,
+        labels: list[str] | None = None,
+        input_size: int | None = None,
+        decode: DecodeParams | None = None,
+        name: str | None = None,
+    ) -> TorchDetector:
+        """Load a `torch.export` program (.pt2); labels must be given (no metadata there)."""
+        if not labels:
+            raise ValueError(f"{path}: a .pt2 model needs its labels in the model settings")
+        program = torch.export.load(str(path))
+        return cls(
+            program.module(),
+            labels=labels,
+            input_size=int(input_size or 640),
+            device=device,
+            decode=decode,
+            name=name or Path(path).stem,
+        )
+
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.device, non_blocking=True)

@@ -398,36 +398,11 @@ class CameraHealthEngine:
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable state: per camera a handful of floats, the baseline
         signature and the frames still in the reorder buffer."""
-        cams = {}
-        for cid, c in self._cams.items():
-            cams[cid] = {
-                "pending": [[t, q, b, s, _pack(g)] for t, q, b, s, g in c.pending],
-                "max_ts": _num(c.max_ts),
-                "released": [_num(c.released_ts), c.released_seq],
-                "last_ts": _num(c.last_ts),
-                "last_alive": _num(c.last_alive),
-                "bad": [_num(c.bad_ts), c.bad_state, c.bad_worker, c.bad_detail],
-                "frozen_ref": [c.fz_b, c.fz_s, _pack(c.fz_sig), c.fz_since, c.fz_n],
-                "baseline": [
-                    c.n_frames,
-                    c.n_learn,
-                    _num(c.learn_ts),
-                    c.base_b,
-                    c.base_s,
-                    c.base_ns,
-                    _pack(c.sig),
-                    c.sig_n,
-                    c.n_sig,
-                    _num(c.next_sig),
-                ],
-                "episodes": {kind: ep.to_list() for kind, ep in _episodes(c) if ep is not None},
-                "view": [_pack(c.view), c.view_n],
-            }
         return {
             "version": 1,
             "clock": _num(self._clock),
             "registry": {cid: r.to_dict() for cid, r in self._reg.items()},
-            "cameras": cams,
+            "cameras": {cid: self._camera_state(c) for cid, c in self._cams.items()},
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -435,37 +410,103 @@ class CameraHealthEngine:
         again are ignored (duplicates or older than what was released)."""
         for cid, r in snapshot.get("registry", {}).items():
             self._reg[cid] = _Reg(r["operator_id"], r["timezone"], r["opening_hours"], r["active"])
-        clock = _inf(snapshot.get("clock"), -INF)
+        self.restore_cameras(snapshot["cameras"], _inf(snapshot.get("clock"), -INF))
+
+    def snapshot_camera(self, camera_id: str) -> dict[str, Any] | None:
+        """One camera's state and registry entry, for incremental checkpoints."""
+        c = self._cams.get(camera_id)
+        reg = self._reg.get(camera_id)
+        if c is None and reg is None:
+            return None
+        return {
+            "registry": reg.to_dict() if reg is not None else None,
+            "state": self._camera_state(c) if c is not None else None,
+        }
+
+    def restore_cameras(
+        self, cameras: dict[str, dict[str, Any] | None], clock: float = -INF
+    ) -> None:
+        """Load camera states (``_camera_state`` form, ``None`` = forget) and the clock."""
         if clock > self._clock:
             self._clock = clock
-        for cid, d in snapshot["cameras"].items():
-            c = _Camera(cid, self._reg.get(cid))
-            c.pending = [(t, q, b, s, _unpack(g)) for t, q, b, s, g in d["pending"]]
-            c.max_ts = _inf(d["max_ts"], -INF)
-            c.released_ts = _inf(d["released"][0], -INF)
-            c.released_seq = d["released"][1]
-            c.last_ts = _inf(d["last_ts"], -INF)
-            c.last_alive = _inf(d["last_alive"], -INF)
-            bad = d["bad"]
-            c.bad_ts = _inf(bad[0], -INF)
-            c.bad_state, c.bad_worker, c.bad_detail = bad[1], bad[2], bad[3]
-            fz = d["frozen_ref"]
-            c.fz_b, c.fz_s, c.fz_since, c.fz_n = fz[0], fz[1], fz[3], fz[4]
-            c.fz_sig = _unpack(fz[2]) or []
-            bl = d["baseline"]
-            c.n_frames, c.n_learn = bl[0], bl[1]
-            c.learn_ts = _inf(bl[2], -INF)
-            c.base_b, c.base_s, c.base_ns = bl[3], bl[4], bl[5]
-            c.sig, c.sig_n, c.n_sig = _unpack(bl[6]), bl[7], bl[8]
-            c.next_sig = _inf(bl[9], -INF)
-            eps = d["episodes"]
-            for kind, attr in _EPISODE_ATTRS:
-                if kind in eps:
-                    setattr(c, attr, _Episode.from_list(eps[kind]))
-            c.view, c.view_n = _unpack(d["view"][0]), d["view"][1]
-            _update_suppress(c)
-            self._cams[cid] = c
+        for cid, d in cameras.items():
+            if d is None:
+                self._cams.pop(cid, None)
+                continue
+            self._cams[cid] = self._load_camera(cid, d)
         self._recompute_due()
+
+    def restore_camera_entries(
+        self, entries: dict[str, dict[str, Any] | None], clock: float = -INF
+    ) -> None:
+        """Load what ``snapshot_camera`` wrote, for many cameras at once."""
+        for cid, e in entries.items():
+            if e is not None and e["registry"] is not None:
+                r = e["registry"]
+                self._reg[cid] = _Reg(
+                    r["operator_id"], r["timezone"], r["opening_hours"], r["active"]
+                )
+        self.restore_cameras(
+            {cid: (e["state"] if e is not None else None) for cid, e in entries.items()}, clock
+        )
+
+    @property
+    def clock(self) -> float:
+        return self._clock
+
+    @staticmethod
+    def _camera_state(c: _Camera) -> dict[str, Any]:
+        return {
+            "pending": [[t, q, b, s, _pack(g)] for t, q, b, s, g in c.pending],
+            "max_ts": _num(c.max_ts),
+            "released": [_num(c.released_ts), c.released_seq],
+            "last_ts": _num(c.last_ts),
+            "last_alive": _num(c.last_alive),
+            "bad": [_num(c.bad_ts), c.bad_state, c.bad_worker, c.bad_detail],
+            "frozen_ref": [c.fz_b, c.fz_s, _pack(c.fz_sig), c.fz_since, c.fz_n],
+            "baseline": [
+                c.n_frames,
+                c.n_learn,
+                _num(c.learn_ts),
+                c.base_b,
+                c.base_s,
+                c.base_ns,
+                _pack(c.sig),
+                c.sig_n,
+                c.n_sig,
+                _num(c.next_sig),
+            ],
+            "episodes": {kind: ep.to_list() for kind, ep in _episodes(c) if ep is not None},
+            "view": [_pack(c.view), c.view_n],
+        }
+
+    def _load_camera(self, cid: str, d: dict[str, Any]) -> _Camera:
+        c = _Camera(cid, self._reg.get(cid))
+        c.pending = [(t, q, b, s, _unpack(g)) for t, q, b, s, g in d["pending"]]
+        c.max_ts = _inf(d["max_ts"], -INF)
+        c.released_ts = _inf(d["released"][0], -INF)
+        c.released_seq = d["released"][1]
+        c.last_ts = _inf(d["last_ts"], -INF)
+        c.last_alive = _inf(d["last_alive"], -INF)
+        bad = d["bad"]
+        c.bad_ts = _inf(bad[0], -INF)
+        c.bad_state, c.bad_worker, c.bad_detail = bad[1], bad[2], bad[3]
+        fz = d["frozen_ref"]
+        c.fz_b, c.fz_s, c.fz_since, c.fz_n = fz[0], fz[1], fz[3], fz[4]
+        c.fz_sig = _unpack(fz[2]) or []
+        bl = d["baseline"]
+        c.n_frames, c.n_learn = bl[0], bl[1]
+        c.learn_ts = _inf(bl[2], -INF)
+        c.base_b, c.base_s, c.base_ns = bl[3], bl[4], bl[5]
+        c.sig, c.sig_n, c.n_sig = _unpack(bl[6]), bl[7], bl[8]
+        c.next_sig = _inf(bl[9], -INF)
+        eps = d["episodes"]
+        for kind, attr in _EPISODE_ATTRS:
+            if kind in eps:
+                setattr(c, attr, _Episode.from_list(eps[kind]))
+        c.view, c.view_n = _unpack(d["view"][0]), d["view"][1]
+        _update_suppress(c)
+        return c
 
     # -- input -------------------------------------------------------------------
     def _camera(self, camera_id: str) -> _Camera:

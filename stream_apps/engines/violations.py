@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -286,11 +287,13 @@ class ViolationEngine:
         """One camera's state (``None`` if the engine holds none), for incremental checkpoints."""
         cam = self._cameras.get(camera_id)
         if cam is None:
-            return None
+            operator_id = self._operator.get(camera_id)
+            return None if operator_id is None else {"operator_id": operator_id}
         return {
             "pending": [(ts, seq, msgspec.to_builtins(dets)) for ts, seq, dets in cam.pending],
-            "max_ts": cam.max_ts,
-            "released_ts": cam.released_ts,
+            # JSON has no infinity: a camera with nothing released yet says null.
+            "max_ts": _finite_or_none(cam.max_ts),
+            "released_ts": _finite_or_none(cam.released_ts),
             "released_seq": cam.released_seq,
             "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
             "operator_id": self._operator.get(camera_id),
@@ -300,17 +303,20 @@ class ViolationEngine:
         if c is None:
             self._cameras.pop(camera_id, None)
             return
+        if c.get("operator_id") is not None:
+            self._operator[camera_id] = c["operator_id"]
+        if "tracks" not in c:  # only the owner is known
+            self._cameras.pop(camera_id, None)
+            return
         cam = _Camera()
         cam.pending = [
             (ts, seq, msgspec.convert(dets, list[Detection])) for ts, seq, dets in c["pending"]
         ]
-        cam.max_ts = c["max_ts"]
-        cam.released_ts = c["released_ts"]
+        cam.max_ts = _NEG_INF if c["max_ts"] is None else c["max_ts"]
+        cam.released_ts = _NEG_INF if c["released_ts"] is None else c["released_ts"]
         cam.released_seq = c["released_seq"]
         cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
         self._cameras[camera_id] = cam
-        if c.get("operator_id") is not None:
-            self._operator[camera_id] = c["operator_id"]
 
     # -- queries for shells and tests ---------------------------------------
     def open_episodes(self) -> int:
@@ -439,6 +445,13 @@ class ViolationEngine:
             frames=tr.frames,
             evidence=Evidence(frame_ts=tr.peak_ts, box=tr.peak_box),
         )
+
+
+_NEG_INF = float("-inf")
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def _pending_key(item: tuple[float, int, list[Detection]]) -> tuple[float, int]:

@@ -42,6 +42,9 @@ def registry(camera: str) -> dict:
 
 
 def frame(camera: str, t: int, classes: list[str]) -> dict:
+    # A live picture: sensor noise on every quality value (an unchanging one is "frozen").
+    noise = random.Random(f"{camera}/{t}")
+    signature = [x + noise.gauss(0, 0.003) for x in SIG]
     return {
         "topic": "bk.detections.v1",
         "key": camera,
@@ -54,7 +57,11 @@ def frame(camera: str, t: int, classes: list[str]) -> dict:
             "model": "test-yolo",
             "width": 640,
             "height": 480,
-            "quality": {"brightness": 0.5, "sharpness": 120.0, "signature": SIG},
+            "quality": {
+                "brightness": 0.5 + noise.gauss(0, 0.01),
+                "sharpness": 120.0 + noise.gauss(0, 5),
+                "signature": signature,
+            },
             "detections": [{"cls": c, "score": 0.8, "box": [0.1, 0.1, 0.3, 0.4]} for c in classes],
         },
     }

@@ -82,7 +82,9 @@ def test_max_detections_caps_each_image():
 
 def test_class_map_renames_labels_and_drops_unmapped_ones():
     cm = ClassMap(labels={"mouse": "rodent"})
-    got = cm.apply([LabeledBox("mouse", 0.8, (0, 0, 0.1, 0.1)), LabeledBox("cup", 0.9, (0, 0, 1, 1))])
+    got = cm.apply(
+        [LabeledBox("mouse", 0.8, (0, 0, 0.1, 0.1)), LabeledBox("cup", 0.9, (0, 0, 1, 1))]
+    )
     assert [(d.cls, d.score) for d in got] == [("rodent", 0.8)]
 
 
@@ -107,7 +109,10 @@ def test_class_map_from_dict_rejects_non_canonical_targets():
     with pytest.raises(ValueError, match="non-canonical"):
         ClassMap.from_dict({"labels": {"mouse": "mice"}})
     cm = ClassMap.from_dict(
-        {"labels": {"rat": "rodent"}, "absence": [{"subject": "p", "item": "g", "emit": "no_gloves"}]}
+        {
+            "labels": {"rat": "rodent"},
+            "absence": [{"subject": "p", "item": "g", "emit": "no_gloves"}],
+        }
     )
     assert cm.absence[0].emit == "no_gloves"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -50,7 +51,10 @@ def run_source(url: str, fps: float, **params):
         ("rtsp://admin:s3cret@10.0.0.5:554/ch1", "rtsp://***@10.0.0.5:554/ch1"),
         ("rtsp://admin@10.0.0.5/ch1", "rtsp://***@10.0.0.5/ch1"),
         ("rtsp://u:p@ss@host/x", "rtsp://***@host/x"),
-        ("http://cam/live.flv?user=a&password=b&ch=1", "http://cam/live.flv?user=***&password=***&ch=1"),
+        (
+            "http://cam/live.flv?user=a&password=b&ch=1",
+            "http://cam/live.flv?user=***&password=***&ch=1",
+        ),
         ("rtsp://10.0.0.5/ch1", "rtsp://10.0.0.5/ch1"),
         ("/data/clip.mp4", "/data/clip.mp4"),
     ],
@@ -170,16 +174,16 @@ def test_a_server_that_accepts_but_never_sends_is_a_read_timeout_disconnect():
     def accept():
         srv.settimeout(0.1)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):
                 held.append(srv.accept()[0])
-            except OSError:
-                pass
 
     threading.Thread(target=accept, daemon=True).start()
     try:
         t0 = time.monotonic()
         states = _states_until_stopped(
-            f"http://127.0.0.1:{srv.getsockname()[1]}/x.mp4", 1.6, open_timeout_s=0.5,
+            f"http://127.0.0.1:{srv.getsockname()[1]}/x.mp4",
+            1.6,
+            open_timeout_s=0.5,
             read_timeout_s=0.5,
         )
         assert time.monotonic() - t0 < 8
@@ -208,7 +212,9 @@ def test_backoff_grows_exponentially_is_capped_and_jittered():
 
 def test_cameras_file_in_yaml_and_json(tmp_path):
     y = tmp_path / "cams.yaml"
-    y.write_text("- {camera_id: k1-c1, url: 'rtsp://u:p@h/1', fps: 2}\n- {camera_id: k1-c2, url: a.mp4}\n")
+    y.write_text(
+        "- {camera_id: k1-c1, url: 'rtsp://u:p@h/1', fps: 2}\n- {camera_id: k1-c2, url: a.mp4}\n"
+    )
     cams = load_cameras(y)
     assert [(c.camera_id, c.fps) for c in cams] == [("k1-c1", 2.0), ("k1-c2", 1.0)]
     j = tmp_path / "cams.json"
@@ -224,3 +230,50 @@ def test_cameras_file_rejects_duplicates_and_unknown_fields(tmp_path):
     j.write_text('[{"camera_id": "a", "url": "x", "fsp": 1}]')
     with pytest.raises(ValueError, match="unknown"):
         load_cameras(j)
+
+
+def test_an_http_stream_is_sampled_like_a_file(tmp_path):
+    pytest.importorskip("av")
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from inference_workers.synthetic_video import write_h264
+
+    write_h264(tmp_path / "live.ts", seconds=3, fps=25, gop=25, container_format="mpegts")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/live.ts"
+        # An HTTP URL is a live source: it would reconnect at EOF, so stop it from outside.
+        frames, states, stop = [], [], threading.Event()
+        src = CameraSource(
+            CameraConfig("h1", url, 1.0),
+            frames.append,
+            lambda cam, state, fps, detail: states.append(state),
+            IngestParams(**{**FAST, "stop_at_eof": False, "backoff_initial_s": 5}),
+        )
+        t = threading.Thread(target=src.run, args=(stop,))
+        t.start()
+        assert _wait(lambda: "disconnected" in states[1:], 10)
+        stop.set()
+        t.join(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert states[:3] == ["connecting", "streaming", "disconnected"]
+    assert len(frames) == 3
+    assert frames[1].frame_ts - frames[0].frame_ts == pytest.approx(1.0, abs=0.05)
+
+
+def _wait(cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False

@@ -50,7 +50,7 @@ def test_signature_is_zero_mean_unit_norm_and_ignores_global_brightness_and_gain
     base[:, :40] *= 0.5  # some structure: a darker left half
     sig = np.array(quality_torch(torch.from_numpy(base).permute(2, 0, 1)[None]).rows()[0][2])
     assert sig.shape == (64,)
-    assert abs(sig.sum()) < 1e-6
+    assert abs(sig.sum()) < 1e-5  # float32 arithmetic
     assert np.linalg.norm(sig) == pytest.approx(1.0, abs=1e-6)
     brighter = base * 1.4 + 0.1  # IR switch: gain and offset
     sig2 = np.array(quality_torch(torch.from_numpy(brighter).permute(2, 0, 1)[None]).rows()[0][2])

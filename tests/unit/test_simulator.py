@@ -266,7 +266,23 @@ def _events(fleet: Fleet, scenario: str) -> list[dict]:
 
 
 def _baseline(fleet: Fleet, cam: str, before: float):
-    frames = [x for x in fleet.unique[cam] if before - 600 <= x.frame_ts < before - 5]
+    """The camera's normal picture in the 10 minutes before ``before``.
+
+    Frames inside another scenario of the same camera (lights off, a crossing)
+    are not its normal picture and are left out.
+    """
+    others = [
+        # An angle change never ends, but the new view is a normal picture.
+        (e["start"] - 5, e["end"] if e["end"] is not None else e["start"] + 30)
+        for e in fleet.truth.camera_events + fleet.truth.must_not_report
+        if e["camera_id"] == cam and e["start"] < before
+    ]
+    frames = [
+        x
+        for x in fleet.unique[cam]
+        if before - 600 <= x.frame_ts < before - 5
+        and not any(a <= x.frame_ts < b for a, b in others)
+    ]
     return (
         statistics.median(x.quality.brightness for x in frames),
         statistics.median(x.quality.sharpness for x in frames),

@@ -211,3 +211,22 @@ def test_an_idle_camera_is_forgotten_after_the_expiry():
     assert engine.cameras() == 1
     engine.advance(T0 + 800)
     assert engine.cameras() == 0
+
+
+def test_per_camera_snapshots_restore_like_the_whole_snapshot():
+    frames = stream(600, lambda t: 100 <= t < 300)
+    whole = run(ViolationEngine(), frames)
+    first = ViolationEngine()
+    before = run(first, frames[:150])
+    state = json.loads(json.dumps(first.snapshot_camera("cam-1")))
+    second = ViolationEngine()
+    second.restore_camera("cam-1", state)
+    assert before + run(second, frames[150:]) == whole
+
+
+def test_a_camera_with_nothing_released_yet_survives_a_json_snapshot():
+    engine = ViolationEngine()
+    engine.feed(frame(0, ["rodent"]))
+    restored = ViolationEngine()
+    restored.restore(json.loads(json.dumps(engine.snapshot(), allow_nan=False)))
+    assert restored.snapshot() == engine.snapshot()

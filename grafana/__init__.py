@@ -1,0 +1,1 @@
+"""Grafana dashboards, provisioning and alert rules as code (see docs/grafana.md)."""

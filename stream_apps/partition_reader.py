@@ -1,0 +1,87 @@
+"""Direct reads of one partition, outside the consumer group (confluent-kafka).
+
+Used by the stream shells when a partition is assigned: load its latest
+checkpoint from the compacted state topic, and re-read input records that the
+group's committed offset skipped past the checkpoint.
+
+Reading "to the end" uses the high watermark, then keeps reading until the
+partition has been quiet for ``idle_s``: Tansu (the embedded broker) can report
+a high watermark behind its log end.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+
+def _consumer(config: dict[str, Any]) -> Consumer:
+    return Consumer(
+        {
+            **config,
+            "group.id": "bk-partition-reader",  # never joins or commits: assign() only
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+
+
+def read_latest(
+    config: dict[str, Any], topic: str, partition: int, idle_s: float = 0.5
+) -> dict[str, bytes]:
+    """Latest value per key of a (compacted) topic partition."""
+    consumer = _consumer(config)
+    latest: dict[str, bytes] = {}
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        position, quiet_since = -1, None
+        while True:
+            msgs = consumer.consume(num_messages=5000, timeout=0.2)
+            got = False
+            for msg in msgs:
+                if msg.error():
+                    continue  # partition EOF
+                got = True
+                position = msg.offset()
+                key = msg.key().decode() if msg.key() is not None else ""
+                if msg.value() is None:
+                    latest.pop(key, None)
+                else:
+                    latest[key] = msg.value()
+            if got:
+                quiet_since = None
+            elif position + 1 >= high:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= idle_s:
+                    return latest
+    finally:
+        consumer.close()
+
+
+def read_range(
+    config: dict[str, Any], topic: str, partition: int, start: int, end: int
+) -> list[tuple[int, bytes | None, bytes | None]]:
+    """(offset, key, value) of the records in [start, end) of one partition."""
+    if end <= start:
+        return []
+    consumer = _consumer(config)
+    out = []
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=5000, timeout=0.5):
+                if msg.error():
+                    continue
+                if msg.offset() >= end:
+                    return out
+                out.append((msg.offset(), msg.key(), msg.value()))
+                if msg.offset() == end - 1:
+                    return out
+        raise TimeoutError(f"could not re-read {topic}[{partition}] offsets {start}..{end - 1}")
+    finally:
+        consumer.close()
