@@ -75,7 +75,11 @@ def bench_preprocess(device: str, batches: list[int]) -> list[tuple[str, str, fl
 
         def run(b=b):
             dev = batcher.device_frames(frames[:b])
-            quality_torch(torch.stack(dev)).rows()
+            if device == "cuda":
+                quality_torch(torch.stack(dev)).rows()
+            else:  # as the worker does on a CPU: frame by frame
+                for d in dev:
+                    quality_torch(d[None]).rows()
             batch, _ = batcher.letterbox(dev, b)
             if device == "cuda":
                 torch.cuda.synchronize()

@@ -100,6 +100,17 @@ class ProgressTracker:
         finally:
             self._consumer.close()
 
+    def kill_worker(self) -> None:
+        """SIGKILL the stream worker (crash tests): no checkpoint, no commit, no goodbye."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait()
+
+    def restart_worker(self) -> None:
+        """Start a stream worker in the same consumer group as the last one."""
+        self.kill_worker()
+        self.worker = self._spawn_worker()
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
@@ -215,6 +226,17 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+
+    def kill_worker(self) -> None:
+        """SIGKILL the stream worker (crash tests): no checkpoint, no commit, no goodbye."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait()
+
+    def restart_worker(self) -> None:
+        """Start a stream worker in the same consumer group as the last one."""
+        self.kill_worker()
+        self.worker = self._spawn_worker()
 
     def close(self) -> None:
         if self.producer is not None:

@@ -276,14 +276,17 @@ class CameraSource:
         gop: float | None = None  # estimated key-frame interval, media seconds
         errors = 0
         streaming = False
+        last_rel = 0.0
         for packet in container.demux(stream):
             if stop.is_set():
                 return "stopped"
-            if packet.size == 0:  # flush packet at EOF
-                continue
-            self.stats.packets += 1
+            flush = packet.size == 0  # at EOF: drain the frames the decoder still holds
+            if not flush:
+                self.stats.packets += 1
             pt = float(packet.pts * packet.time_base) if packet.pts is not None else None
-            if packet.is_keyframe:
+            if flush:
+                pass
+            elif packet.is_keyframe:
                 if pt is not None and last_key_t is not None and pt > last_key_t:
                     gop = pt - last_key_t
                 last_key_t = pt
@@ -321,6 +324,11 @@ class CameraSource:
                 if t0 is None:
                     t0 = ft
                 rel = ft - t0
+                if rel < last_rel - _REANCHOR_S:
+                    # Timestamps jumped back (an encoder restart behind a live URL):
+                    # start the media clock and the sampling schedule again.
+                    t0, rel, due, last_key_t, gop = ft, 0.0, 0.0, None, None
+                last_rel = rel
                 if rel + 1e-6 < due:
                     continue
                 due = due + period if due + period > rel else rel + period
@@ -415,11 +423,8 @@ class Ingest:
                 self.on_status(src.camera.camera_id, state, fps, detail)
 
     def sources_alive(self) -> bool:
-        return any(
-            t.is_alive()
-            for t in self._threads
-            if t.name.startswith("ingest-") and t.name != "ingest-heartbeat"
-        )
+        """Whether any camera thread still runs (all end only with `stop_at_eof` files)."""
+        return any(t.is_alive() for t in self._threads[: len(self.sources)])
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()

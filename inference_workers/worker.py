@@ -49,8 +49,8 @@ class InferencePipeline:
 
     One call = one batch: every frame is copied to the device once, its quality is
     measured there (frames of the same size in one kernel), and the letterboxed
-    batch (always `batch_size` rows, so the model sees one shape) goes through
-    the detector. Boxes are mapped back to each frame and normalised.
+    batch (on a GPU always `batch_size` rows, so the model sees one shape) goes
+    through the detector. Boxes are mapped back to each frame and normalised.
     """
 
     def __init__(
@@ -66,6 +66,10 @@ class InferencePipeline:
         self.class_map = (class_map or ClassMap.default()).for_model(detector.labels)
         self.batch_size = batch_size
         self.batcher = Batcher(detector.input_size, detector.device)
+        # On a GPU every batch is padded to batch_size rows: one input shape keeps cuDNN
+        # autotuning, CUDA graphs and TensorRT profiles valid. On a CPU padding rows
+        # would only cost time, so batches are as large as the frames waiting.
+        self.pad_to = batch_size if detector.device.type == "cuda" else None
 
     def process(self, frames: list[SampledFrame]) -> list[FrameDetections]:
         import torch
@@ -84,11 +88,16 @@ class InferencePipeline:
                 by_shape: dict[tuple[int, ...], list[int]] = {}
                 for i, t in enumerate(dev):
                     by_shape.setdefault(tuple(t.shape), []).append(i)
-                for idx in by_shape.values():
-                    rows = quality_torch(torch.stack([dev[i] for i in idx])).rows()
-                    for i, row in zip(idx, rows, strict=True):
-                        quality[i] = row
-                batch, boxes = self.batcher.letterbox(dev, self.batch_size)
+                for same in by_shape.values():
+                    # A GPU measures all frames of a size in one kernel; a CPU does
+                    # better frame by frame (a stacked batch of 720p floats spills caches).
+                    step = len(same) if self.pad_to else 1
+                    for k in range(0, len(same), step):
+                        idx = same[k : k + step]
+                        rows = quality_torch(torch.stack([dev[i] for i in idx])).rows()
+                        for i, row in zip(idx, rows, strict=True):
+                            quality[i] = row
+                batch, boxes = self.batcher.letterbox(dev, self.pad_to)
                 raw = self.detector.infer_raw(batch)
             for i, f in enumerate(chunk):
                 dets = to_labeled(boxes[i].unmap(raw[i]), self.detector.labels, 1.0, 1.0)

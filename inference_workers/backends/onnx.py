@@ -51,6 +51,8 @@ class OnnxDetector(Detector):
         inp = self.session.get_inputs()[0]
         self._input_name = inp.name
         self._fp16 = inp.type == "tensor(float16)"
+        # Many exports fix the batch dimension (often to 1): run such a model per image.
+        self._fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         self._output_name = self.session.get_outputs()[0].name
         meta = self.session.get_modelmeta().custom_metadata_map
         self.labels = list(labels) if labels else parse_names(meta.get("names"))
@@ -61,6 +63,14 @@ class OnnxDetector(Detector):
         self.name = name or (f"{path.stem}@{version}" if version else path.stem)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        fb = self._fixed_batch
+        if fb and batch.shape[0] != fb:
+            if fb != 1:
+                raise ValueError(f"{self.name} takes batches of exactly {fb}")
+            return torch.cat([self._run(x[None]) for x in batch])
+        return self._run(batch)
+
+    def _run(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.half() if self._fp16 else batch.float()
         x = x.contiguous()
         if self.device.type == "cuda":

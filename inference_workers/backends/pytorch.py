@@ -33,7 +33,9 @@ class TorchDetector(Detector):
         cuda = self.device.type == "cuda"
         self.half = cuda if half is None else half
         self.channels_last = cuda
-        module = module.eval().to(self.device)
+        if not isinstance(module, torch.fx.GraphModule):  # torch.export's refuse .eval()
+            module = module.eval()
+        module = module.to(self.device)
         if self.half:
             module = module.half()
         if self.channels_last:

@@ -134,6 +134,8 @@ async def produce(outputs) -> None:
         if out.topic == TOPIC_DLQ:
             DEAD_LETTERS.labels("input").inc()
     for meta in await asyncio.gather(*futures):
+        if meta.topic == STATE_TOPIC:
+            continue  # not for the sink: progress lists only what it must store
         name = f"{meta.topic}/{meta.partition}"
         if meta.offset > delivered.get(name, -1):
             delivered[name] = meta.offset

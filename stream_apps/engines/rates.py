@@ -478,6 +478,18 @@ class RateEngine:
                 district, station = place.get(op, ("", ""))
                 ops[op] = (district, station, cams_of.get(op, 0))
         city = self._series.get("city")
+        cache: dict[tuple[str, str], tuple[float, dict[str, int]]] = {}
+
+        def priors(
+            series: _Series | None, key: str, window: str, res: int, start: int
+        ) -> tuple[float, dict[str, int]]:
+            if series is None:
+                return 0.0, {}
+            got = cache.get((key, window))
+            if got is None:
+                got = cache[(key, window)] = series.window(res, start, as_of)
+            return got
+
         out: list[OperatorRate] = []
         for op in sorted(ops):
             district, station, ncams = ops[op]
@@ -488,10 +500,10 @@ class RateEngine:
                 start = int((as_of - w) // res) * res
                 exp_s, counts = series.window(res, start, as_of)
                 prior_src = "city"
-                prior_exp, prior_counts = city.window(res, start, as_of) if city else (0.0, {})
+                prior_exp, prior_counts = priors(city, "city", name, res, start)
                 ds = self._series.get("district:" + district) if district else None
                 if ds is not None:
-                    d_exp, d_counts = ds.window(res, start, as_of)
+                    d_exp, d_counts = priors(ds, "district:" + district, name, res, start)
                     if d_exp / 3600.0 >= p.min_prior_exposure_h:
                         prior_src, prior_exp, prior_counts = "district", d_exp, d_counts
                 figures[name] = (w, start, exp_s, counts, prior_src, prior_exp, prior_counts)

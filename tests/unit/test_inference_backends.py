@@ -169,3 +169,24 @@ def test_torch_backend_decodes_a_yolo_format_module():
     det = TorchDetector(Fixed(), labels=["a", "b"], input_size=64, device="cpu")
     (dets,) = det.infer(torch.zeros(1, 3, 64, 64))
     assert dets == [LabeledBox("b", pytest.approx(0.9), (0.375, 0.375, 0.625, 0.625))]
+
+
+def test_a_torch_export_program_loads_by_its_pt2_suffix(tmp_path):
+    from inference_workers.backends import load_detector
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            out = torch.zeros(x.shape[0], 5, 4) + x.mean() * 0
+            out[:, :4, 0] = torch.tensor([16.0, 16.0, 8.0, 8.0])
+            out[:, 4, 0] = 0.7
+            return out
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(
+        Fixed(), (torch.zeros(2, 3, 32, 32),), dynamic_shapes={"x": {0: batch}}
+    )
+    path = tmp_path / "fixed.pt2"
+    torch.export.save(program, str(path))
+    det = load_detector(path, labels=["rat"], input_size=32, device="cpu")
+    results = det.infer(torch.zeros(3, 3, 32, 32))
+    assert [[d.label for d in r] for r in results] == [["rat"]] * 3

@@ -31,6 +31,7 @@ def clip(tmp_path_factory):
 
 
 def run_source(url: str, fps: float, **params):
+    pytest.importorskip("av")
     frames, states = [], []
     src = CameraSource(
         CameraConfig("cam-1", url, fps),
@@ -129,6 +130,7 @@ def _free_port() -> int:
 
 
 def _states_until_stopped(url: str, seconds: float, **params):
+    pytest.importorskip("av")
     states = []
     stop = threading.Event()
     src = CameraSource(
