@@ -1,89 +1,94 @@
 """Engines alone: frames/s on one core, decoded records in memory.
 
-    python -m bench.engines [--cameras 1000] [--seconds 600]
+    python -m bench.engines [--cameras 40] [--hours 2] [--record]
 
-Feeds simulator-like frames (1 fps per camera, ~3 % of frames with a
-detection, episodes with flicker) through the violation engine, and through
-the camera-health engine too when it is present, timing only the feed loop.
+Frames come from the simulator (1 fps per camera, flickering episodes, false
+positives, health scenarios, a little disorder and duplication), decoded up
+front; only the feed loops are timed. Reports the violation engine alone, the
+camera-health engine alone and both fed together as the stream app does
+(violations asking health whether the camera is suppressed).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import datetime as dt
+import os
+import platform
 import time
+from pathlib import Path
 
-from schemas.records import Detection, FrameDetections, Quality
+from inference_workers.simulator import FleetConfig, simulate
+from schemas.records import TOPIC_DETECTIONS, FrameDetections
+from stream_apps.engines.camera_health import CameraHealthEngine
 from stream_apps.engines.violations import ViolationEngine
 
-T0 = 1_793_577_600.0
+RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
-def make_frames(cameras: int, seconds: int, seed: int = 1) -> list[FrameDetections]:
-    rng = random.Random(seed)
-    sig = [rng.gauss(0, 0.125) for _ in range(64)]
-    quality = Quality(brightness=0.5, sharpness=150.0, signature=sig)
-    episodes = {c: (rng.uniform(0, seconds), rng.uniform(20, 200)) for c in range(cameras)}
-    frames = []
-    for t in range(seconds):
-        for c in range(cameras):
-            start, dur = episodes[c]
-            dets = []
-            if start <= t < start + dur and rng.random() < 0.7:
-                dets.append(Detection(cls="no_hat", score=0.8, box=(0.1, 0.1, 0.3, 0.5)))
-            elif rng.random() < 0.005:
-                dets.append(Detection(cls="phone_use", score=0.55, box=(0.4, 0.4, 0.5, 0.5)))
-            frames.append(
-                FrameDetections(
-                    v=1,
-                    camera_id=f"cam-{c:05d}",
-                    frame_ts=T0 + t + c / cameras,
-                    seq=t,
-                    worker_id="w",
-                    model="bench",
-                    width=640,
-                    height=480,
-                    quality=quality,
-                    detections=dets,
-                )
-            )
-    return frames
+def frames(cameras: int, hours: float, seed: int = 7) -> list[FrameDetections]:
+    config = FleetConfig(cameras=cameras, duration_s=hours * 3600, seed=seed)
+    return [rec for topic, _, rec in simulate(config) if topic == TOPIC_DETECTIONS]
 
 
-def time_feed(engines, frames) -> float:
+def best_of(fn, repeat: int = 3) -> float:
+    return min(fn() for _ in range(repeat))
+
+
+def time_violations(data) -> float:
+    engine = ViolationEngine()
+    feed = engine.feed
     t = time.perf_counter()
-    for engine in engines:
-        feed = engine.feed
-        for f in frames:
-            feed(f)
+    for f in data:
+        feed(f)
+    return time.perf_counter() - t
+
+
+def time_health(data) -> float:
+    engine = CameraHealthEngine()
+    feed = engine.feed
+    t = time.perf_counter()
+    for f in data:
+        feed(f)
+    return time.perf_counter() - t
+
+
+def time_both(data) -> float:
+    health = CameraHealthEngine()
+    violations = ViolationEngine(suppressed_by=health.suppressing)
+    hfeed, vfeed = health.feed, violations.feed
+    t = time.perf_counter()
+    for f in data:
+        hfeed(f)
+        vfeed(f)
     return time.perf_counter() - t
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--cameras", type=int, default=1000)
-    ap.add_argument("--seconds", type=int, default=300)
+    ap.add_argument("--cameras", type=int, default=40)
+    ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = ap.parse_args()
-    frames = make_frames(args.cameras, args.seconds)
-    n = len(frames)
-    print(f"{n} frames, {args.cameras} cameras")
-    elapsed = time_feed([ViolationEngine()], frames)
-    print(f"violations alone:        {n / elapsed:>10,.0f} frames/s")
-    try:
-        from stream_apps.engines.camera_health import CameraHealthEngine
-    except ImportError:
-        return
-    elapsed = time_feed([CameraHealthEngine()], frames)
-    print(f"camera health alone:     {n / elapsed:>10,.0f} frames/s")
-    violations, health = ViolationEngine(), CameraHealthEngine()
-    violations_supp = ViolationEngine(suppressed_by=health.suppressing)
-    t = time.perf_counter()
-    for f in frames:
-        health.feed(f)
-        violations_supp.feed(f)
-    elapsed = time.perf_counter() - t
-    del violations
-    print(f"both engines, one core:  {n / elapsed:>10,.0f} frames/s")
+    data = frames(args.cameras, args.hours)
+    n = len(data)
+    rows = [
+        ("violation engine alone", n / best_of(lambda: time_violations(data))),
+        ("camera-health engine alone", n / best_of(lambda: time_health(data))),
+        ("both engines, as the stream app feeds them", n / best_of(lambda: time_both(data))),
+    ]
+    lines = [f"{n:,} simulated frames ({args.cameras} cameras x {args.hours:g} h), best of 3:"]
+    lines += [f"| {name} | {rate:,.0f} frames/s |" for name, rate in rows]
+    print("\n".join(lines))
+    if args.record:
+        cmd = f"python -m bench.engines --cameras {args.cameras} --hours {args.hours:g}"
+        with RESULTS.open("a") as f:
+            f.write(
+                f"\n## Engines alone, one core — {dt.date.today()}\n\n"
+                f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                f"Python {platform.python_version()}. Command: `{cmd}`.\n\n"
+                f"{lines[0]}\n\n| engine | throughput |\n|---|---|\n" + "\n".join(lines[1:]) + "\n"
+            )
 
 
 if __name__ == "__main__":
