@@ -174,6 +174,37 @@ def sink() -> None:
         s.stop()
 
 
+@app.command()
+def worker(
+    cameras: Path = typer.Option(..., "--cameras", help="YAML/JSON list of {camera_id, url, fps}"),
+    model: Path = typer.Option(..., "--model", help="detector: .onnx, .pt, .pt2 or .engine"),
+    class_map: Path | None = typer.Option(None, help="model label -> canonical class map"),
+    device: str | None = typer.Option(None, help="cuda, cuda:1 or cpu (default: best)"),
+    batch_size: int = typer.Option(8, min=1),
+    metrics_port: int | None = typer.Option(None, help="serve Prometheus /metrics here"),
+) -> None:
+    """Run an inference worker: decode, sample, detect, measure quality, publish."""
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: a worker publishes to a running broker", 2)
+    try:
+        from inference_workers.worker import run_worker
+    except ImportError as exc:
+        raise _fail(f"{exc}: install the extra: pip install -e '.[inference]'", 2) from None
+    logging.basicConfig(level=logging.INFO)
+    stats = run_worker(
+        cameras,
+        settings.kafka_bootstrap,
+        model=model,
+        device=device,
+        batch_size=batch_size,
+        class_map=class_map,
+        metrics_port=metrics_port,
+        producer_config=settings.kafka_client_config(),
+    )
+    console.print(f"worker stopped: {stats}")
+
+
 @app.command(name="migrate")
 def migrate_cmd() -> None:
     """Apply pending ClickHouse migrations to the configured store."""

@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from brightkitchen import store
-from brightkitchen.embedded import EmbeddedBroker, create_topics, start_broker
+from brightkitchen.embedded import EmbeddedBroker, create_topics, free_port, start_broker
 from brightkitchen.settings import Settings
 from clickhouse.migrate import migrate
 from schemas.records import (
@@ -44,12 +44,16 @@ from stream_apps.store_writer import StoreWriter
 
 # Which stream app consumes which input topic (bk.progress.v1 `app` field).
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    "bk.registry.v1": ("cameras",),
+    "bk.registry.v1": ("cameras", "ops"),
     "bk.detections.v1": ("cameras",),
     "bk.camera-status.v1": ("cameras",),
+    "bk.dispositions.v1": ("ops",),
 }
+# Outputs of the camera app that the ops app consumes.
+OPS_FROM_CAMERAS = ("bk.violations.v1", "bk.camera-events.v1")
 # Input topics the sink stores raw.
 SINK_INPUTS = (TOPIC_DETECTIONS, TOPIC_REGISTRY)
+STREAM_APPS = ("cameras", "ops")
 
 
 class PipelineError(RuntimeError):
@@ -62,6 +66,9 @@ class ProgressTracker:
     def __init__(self, client_config: dict[str, Any]) -> None:
         self.processed: dict[tuple[str, str, int], int] = {}
         self.outputs: dict[tuple[str, int], int] = {}
+        # Highest offset of the camera app's own progress records per
+        # partition: the ops app must have read them (they carry its clock).
+        self.camera_marks: dict[int, int] = {}
         self.changed = threading.Condition()
         self._stop = threading.Event()
         self._consumer = Consumer(
@@ -88,6 +95,8 @@ class ProgressTracker:
                         if msg.error() or msg.value() is None:
                             continue
                         p = decode(Progress, msg.value())
+                        if p.app == "cameras":
+                            self.camera_marks[msg.partition()] = msg.offset()
                         key = (p.app, p.topic, p.partition)
                         if p.offset > self.processed.get(key, -1):
                             self.processed[key] = p.offset
@@ -99,17 +108,6 @@ class ProgressTracker:
                     self.changed.notify_all()
         finally:
             self._consumer.close()
-
-    def kill_worker(self) -> None:
-        """SIGKILL the stream worker (crash tests): no checkpoint, no commit, no goodbye."""
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.kill()
-            self.worker.wait()
-
-    def restart_worker(self) -> None:
-        """Start a stream worker in the same consumer group as the last one."""
-        self.kill_worker()
-        self.worker = self._spawn_worker()
 
     def close(self) -> None:
         self._stop.set()
@@ -131,9 +129,11 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         self.observe = observe
         self.log = log
         self.start_worker = settings.embedded_broker if start_worker is None else start_worker
+        # Stream apps whose progress this runtime waits for.
+        self.apps = STREAM_APPS
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
         self.broker: EmbeddedBroker | None = None
-        self.worker: subprocess.Popen | None = None
+        self.workers: dict[str, subprocess.Popen] = {}
         self.sink: Sink | None = None
         self.sink_thread: threading.Thread | None = None
         self.progress: ProgressTracker | None = None
@@ -176,7 +176,8 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         applied = migrate(self.client)
         self.log(f"{store.describe(s)}: {len(applied)} migrations applied")
         if self.start_worker:
-            self.worker = self._spawn_worker()
+            for name in STREAM_APPS:
+                self.workers[name] = self._spawn_worker(name)
         writer = StoreWriter(self.client)
         self.sink = Sink(
             self.kafka_config(group=f"{s.app_id}-sink-{self.run_id}"),
@@ -208,47 +209,54 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             conf["group.id"] = group
         return conf
 
-    def _spawn_worker(self) -> subprocess.Popen:
+    def _spawn_worker(self, name: str = "cameras") -> subprocess.Popen:
         env = {
             **os.environ,
             "BK_KAFKA_BOOTSTRAP": self.bootstrap,
             # A fresh consumer group per run: the embedded broker is new anyway.
             "BK_APP_ID": f"{self.settings.app_id}-{self.run_id}",
-            "BK_WEB_PORT": os.environ.get("BK_WEB_PORT", "0"),
+            # Each worker serves /metrics (and ops the dispositions endpoint) on
+            # its own free loopback port unless the settings name one.
+            "BK_WEB_PORT": os.environ.get("BK_WEB_PORT") or str(free_port()),
+            "BK_OPS_WEB_PORT": os.environ.get("BK_OPS_WEB_PORT") or str(free_port()),
+            "BK_WEB_BIND": os.environ.get("BK_WEB_BIND", "127.0.0.1"),
         }
-        log_path = self.log_dir / "stream-worker.log"
-        self.log(f"stream worker starting (log: {log_path})")
+        log_path = self.log_dir / f"stream-{name}.log"
+        self.log(f"stream app {name} starting (log: {log_path})")
         with log_path.open("ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "stream_apps", "worker", "-l", "warn"],
+                [sys.executable, "-m", "stream_apps", name, "worker", "-l", "warn"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
 
-    def kill_worker(self) -> None:
-        """SIGKILL the stream worker (crash tests): no checkpoint, no commit, no goodbye."""
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.kill()
-            self.worker.wait()
+    def kill_worker(self, name: str = "cameras") -> None:
+        """SIGKILL a stream worker (crash tests): no checkpoint, no commit, no goodbye."""
+        worker = self.workers.get(name)
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
-    def restart_worker(self) -> None:
+    def restart_worker(self, name: str = "cameras") -> None:
         """Start a stream worker in the same consumer group as the last one."""
-        self.kill_worker()
-        self.worker = self._spawn_worker()
+        self.kill_worker(name)
+        self.workers[name] = self._spawn_worker(name)
 
     def close(self) -> None:
         if self.producer is not None:
             self.producer.flush(30)
             self.producer = None  # destroyed now, before its broker goes away
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
+        for worker in self.workers.values():
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in self.workers.values():
             try:
-                self.worker.wait(timeout=30)
+                worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
+                worker.kill()
+                worker.wait()
         if self.progress is not None:
             self.progress.close()
         if self.sink is not None:
@@ -288,23 +296,44 @@ class PipelineRuntime(contextlib.AbstractContextManager):
 
     # -- waiting ------------------------------------------------------------------
     def check_alive(self) -> None:
-        if self.worker is not None and self.worker.poll() is not None:
-            raise PipelineError(
-                f"the stream worker exited with {self.worker.returncode}; "
-                f"see {self.log_dir / 'stream-worker.log'}"
-            )
+        for name, worker in self.workers.items():
+            if worker.poll() is not None:
+                raise PipelineError(
+                    f"the {name} stream worker exited with {worker.returncode}; "
+                    f"see {self.log_dir / f'stream-{name}.log'}"
+                )
         if self.sink_thread is not None and not self.sink_thread.is_alive():
             raise PipelineError("the sink stopped; see the log above")
 
     def unprocessed(self) -> dict[tuple[str, int], int]:
-        """Sent input (topic, partition) -> offsets the stream apps have not reached."""
-        missing = {}
-        with self.progress.changed:
-            for (topic, part), offset in self.sent.items():
-                for app in CONSUMERS.get(topic, ()):
-                    done = self.progress.processed.get((app, topic, part), -1)
-                    if done < offset:
-                        missing[(topic, part)] = offset - done
+        """(topic, partition) -> offsets a stream app has still to reach.
+
+        Every sent input for the apps that consume it; then the camera app's
+        outputs and its progress records (which carry its clock) for the ops app.
+        """
+        missing: dict[tuple[str, int], int] = {}
+        progress = self.progress
+        with progress.changed:
+            wanted = [
+                (app, tp, offset)
+                for tp, offset in self.sent.items()
+                for app in CONSUMERS.get(tp[0], ())
+                if app in self.apps
+            ]
+            if "ops" in self.apps:
+                wanted += [
+                    ("ops", tp, offset)
+                    for tp, offset in progress.outputs.items()
+                    if tp[0] in OPS_FROM_CAMERAS
+                ]
+                wanted += [
+                    ("ops", (TOPIC_PROGRESS, part), offset)
+                    for part, offset in progress.camera_marks.items()
+                ]
+            for app, (topic, part), offset in wanted:
+                done = progress.processed.get((app, topic, part), -1)
+                if done < offset:
+                    missing[(topic, part)] = max(missing.get((topic, part), 0), offset - done)
         return missing
 
     def unstored(self) -> dict[tuple[str, int], int]:

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     store_path: Path = Field(Path("bk-data/store"), description="embedded chdb store folder")
 
     app_id: str = Field("brightkitchen", description="Faust app id (consumer group prefix)")
-    web_port: int = Field(6066, description="Faust web server port (metrics, endpoints)")
+    web_port: int = Field(6066, ge=1, description="camera app web server port (metrics)")
+    web_bind: str = Field("0.0.0.0", description="address the stream apps' web servers bind")
     batch_max: int = Field(2000, ge=1, description="records per stream batch")
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
     sink_batch_rows: int = Field(50_000, ge=1, description="rows per store insert")
@@ -92,6 +93,13 @@ class Settings(BaseSettings):
         None,
         description="live mode: also advance the watermark to wall clock minus this lag, so a "
         "whole worker going silent is detected; unset for replays of recorded time",
+    )
+    ops_web_port: int = Field(6067, ge=1, description="ops app web server (dispositions, metrics)")
+    dispositions_token: str | None = Field(
+        None, description="bearer token of POST /dispositions; unset = endpoint off"
+    )
+    calendar_override: Path | None = Field(
+        None, description="JSON of holidays/workdays for years the calendar package lacks"
     )
     violations: ViolationSettings = Field(default_factory=ViolationSettings)
 

@@ -1,5 +1,8 @@
-"""`python -m stream_apps worker`: a Faust worker with every agent."""
+"""`python -m stream_apps {cameras|ops} worker ...`: a Faust worker of one app."""
 
-from stream_apps.app import app
+import sys
 
-app.main()
+from stream_apps.app import APPS
+
+name = sys.argv.pop(1) if len(sys.argv) > 1 and sys.argv[1] in APPS else "cameras"
+APPS[name]().main()

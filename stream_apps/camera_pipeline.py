@@ -22,16 +22,13 @@ from typing import Any
 import msgspec
 
 from schemas.records import (
-    SCHEMA_VERSION,
     TOPIC_CAMERA_EVENTS,
     TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
-    TOPIC_DLQ,
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
     CameraEvent,
     CameraStatus,
-    DeadLetter,
     FrameDetections,
     RecordError,
     RegistryEntry,
@@ -39,22 +36,13 @@ from schemas.records import (
     decode,
     encode,
 )
+from stream_apps.dlq import Output, dead_letter
 from stream_apps.engines.violations import ViolationEngine, ViolationParams
 
-DLQ_VALUE_MAX = 8192
 MAX_FUTURE_S = 300.0
 """A frame stamped further than this ahead of the partition watermark is
 dead-lettered: one broken clock must not drag the clock of every camera on
 the partition forward."""
-
-
-@dataclass(frozen=True)
-class Output:
-    topic: str
-    key: str | None
-    value: bytes
-    partition: int | None = None
-    """Explicit partition (checkpoints go to the partition they describe)."""
 
 
 STATE_TOPIC = "bk.state.cameras.v1"
@@ -314,20 +302,9 @@ class CameraPipeline:
         self.counters.dead_letters += 1
         kind = reason.split(":", 1)[0]
         self.counters.by_reason[kind] = self.counters.by_reason.get(kind, 0) + 1
-        text_key = key.decode("utf-8", "replace") if key is not None else None
-        raw = (value or b"")[:DLQ_VALUE_MAX].decode("utf-8", "replace")
-        letter = DeadLetter(
-            v=SCHEMA_VERSION,
-            reason=reason,
-            source_topic=topic,
-            partition=partition,
-            offset=offset,
-            key=text_key,
-            value=raw,
-            app=self.app_name,
-            ts=self._wall_clock(),
+        return dead_letter(
+            self.app_name, reason, topic, partition, offset, key, value, self._wall_clock()
         )
-        return Output(TOPIC_DLQ, text_key, encode(letter))
 
     # -- internals ------------------------------------------------------------
     def _check_clock(self, eng: PartitionEngines, ts: float) -> None:

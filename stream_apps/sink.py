@@ -20,11 +20,14 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas.records import (
+    TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
     TOPIC_DLQ,
+    TOPIC_OPERATOR_RATES,
     TOPIC_RECORDS,
     TOPIC_REGISTRY,
+    TOPIC_SLA_BREACHES,
     TOPIC_VIOLATIONS,
     RecordError,
     decode,
@@ -38,6 +41,9 @@ SINK_TOPICS: tuple[str, ...] = (
     TOPIC_DLQ,
     TOPIC_DETECTIONS,
     TOPIC_REGISTRY,
+    TOPIC_ALERTS,
+    TOPIC_SLA_BREACHES,
+    TOPIC_OPERATOR_RATES,
 )
 
 

@@ -45,13 +45,15 @@ from schemas.records import (
     TOPIC_REGISTRY,
     TOPIC_SLA_BREACHES,
     TOPIC_VIOLATIONS,
+    Alert,
     CameraEvent,
     DeadLetter,
     FrameDetections,
+    OperatorRate,
     RegistryEntry,
+    SlaBreach,
     Violation,
 )
-from stream_apps.engines.outputs_ops import Alert, OperatorRate, SlaBreach
 
 TS_MS = pa.timestamp("ms", tz="UTC")
 TS_US = pa.timestamp("us", tz="UTC")

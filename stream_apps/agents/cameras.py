@@ -15,33 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from math import inf
 
 from prometheus_client import Counter
 
-from schemas.records import (
-    TOPIC_CAMERA_STATUS,
-    TOPIC_DETECTIONS,
-    TOPIC_DLQ,
-    TOPIC_PROGRESS,
-    TOPIC_REGISTRY,
-    Progress,
-    encode,
-)
-from stream_apps.app import app, settings
+from schemas.records import TOPIC_CAMERA_STATUS, TOPIC_DETECTIONS, TOPIC_REGISTRY
+from stream_apps.agents.io import ShellIO
+from stream_apps.app import make_app, settings
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
 from stream_apps.partition_reader import read_latest, read_range
 
 RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"])
-DEAD_LETTERS = Counter("bk_dlq_records_total", "Records sent to the DLQ", ["source_topic"])
-OUTPUTS = Counter("bk_stream_outputs_total", "Output records produced", ["topic"])
-CHECKPOINTS = Counter("bk_checkpoint_records_total", "State records checkpointed")
 
+app = make_app(settings.app_id, settings.web_port)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 pipeline = CameraPipeline(settings.violations.params(), app_name="cameras")
 inputs = app.topic(*INPUTS)
 kafka_config = {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()}
-# Highest offset delivered per output "topic/partition", reported with progress.
-delivered: dict[str, int] = {}
+io = ShellIO(app, "cameras", internal=[STATE_TOPIC])
 restored: set[int] = set()
 verified: set[tuple[str, int]] = set()
 last_checkpoint: dict[int, float] = {}
@@ -67,8 +58,8 @@ async def camera_agent(stream):
             if now - last_checkpoint.get(partition, 0.0) >= settings.checkpoint_interval_s:
                 outputs += pipeline.checkpoint(partition)
                 last_checkpoint[partition] = now
-        await produce(outputs)
-        await report(last)
+        await io.produce(outputs)
+        await io.report(last, watermarks(last))
 
 
 async def catch_up(topic: str, partition: int, offset: int) -> list:
@@ -99,7 +90,7 @@ async def on_revoked(app_, revoked, **kwargs) -> None:
     outputs = []
     for partition in mine & restored:
         outputs += pipeline.checkpoint(partition)
-    await produce(outputs)
+    await io.produce(outputs)
     for partition in mine:
         pipeline.drop(partition)
         restored.discard(partition)
@@ -116,34 +107,14 @@ if settings.live_clock_lag_s is not None:
         outputs = []
         for partition in list(restored):
             outputs += pipeline.advance(partition, now)
-        await produce(outputs)
+        await io.produce(outputs)
 
 
-async def produce(outputs) -> None:
-    if not outputs:
-        return
-    futures = []
-    for out in outputs:
-        futures.append(
-            await app.topic(out.topic).send(key=out.key, value=out.value, partition=out.partition)
-        )
-        if out.topic == STATE_TOPIC:
-            CHECKPOINTS.inc()
-        else:
-            OUTPUTS.labels(out.topic).inc()
-        if out.topic == TOPIC_DLQ:
-            DEAD_LETTERS.labels("input").inc()
-    for meta in await asyncio.gather(*futures):
-        if meta.topic == STATE_TOPIC:
-            continue  # not for the sink: progress lists only what it must store
-        name = f"{meta.topic}/{meta.partition}"
-        if meta.offset > delivered.get(name, -1):
-            delivered[name] = meta.offset
-
-
-async def report(last: dict[tuple[str, int], int]) -> None:
-    for (topic, partition), offset in last.items():
-        msg = Progress(
-            app="cameras", topic=topic, partition=partition, offset=offset, outputs=delivered
-        )
-        await app.topic(TOPIC_PROGRESS).send(key=f"{topic}/{partition}", value=encode(msg))
+def watermarks(last: dict[tuple[str, int], int]) -> dict[tuple[str, int], float]:
+    """The ops app's clock: each detections partition's watermark (only frames move it)."""
+    out = {}
+    for topic, partition in last:
+        engines = pipeline.partitions.get(partition)
+        if topic == TOPIC_DETECTIONS and engines is not None and engines.watermark != -inf:
+            out[(topic, partition)] = engines.watermark
+    return out

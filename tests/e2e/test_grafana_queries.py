@@ -37,7 +37,7 @@ from brightkitchen.board import (
     run_panel,
     run_query,
 )
-from stream_apps.engines.outputs_ops import Alert, ClassRate, OperatorRate, SlaBreach
+from schemas.records import Alert, ClassRate, OperatorRate, SlaBreach
 from stream_apps.store_writer import StoreWriter
 
 pytestmark = pytest.mark.e2e

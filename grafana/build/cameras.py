@@ -1,0 +1,233 @@
+"""Camera health: which cameras are offline, frozen, blurred, dark or turned, and since when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana.build.city import coverage_sql
+from grafana.build.common import (
+    CAMERA_EVENT_KINDS,
+    Layout,
+    area_variables,
+    camera_scope,
+    dashboard,
+    link_override,
+    panel,
+    sql_target,
+)
+
+UID = "bk-cameras"
+KINDS = ", ".join(f"'{k}'" for k in CAMERA_EVENT_KINDS)
+
+
+def build(city: str) -> dict[str, Any]:
+    lay = Layout()
+    scope = camera_scope()
+    panels = [
+        lay.place(
+            panel(
+                "bargauge",
+                "Open camera events now",
+                [
+                    sql_target(
+                        f"""
+                        SELECT k.kind AS kind, countIf(e.event_id != '') AS open_events
+                        FROM (SELECT arrayJoin([{KINDS}]) AS kind) AS k
+                        LEFT JOIN (
+                            SELECT kind, event_id FROM bk.camera_events FINAL
+                            WHERE state = 'open' AND {scope}
+                        ) AS e ON e.kind = k.kind
+                        GROUP BY kind
+                        ORDER BY kind
+                        """
+                    )
+                ],
+                columns=["kind", "open_events"],
+                description="Cameras with an open health event, by kind (every kind shown).",
+                options={"displayMode": "basic", "orientation": "horizontal"},
+                thresholds=[(None, "green"), (1, "orange"), (5, "red")],
+            ),
+            8,
+            8,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
+                "Camera events started",
+                [
+                    sql_target(
+                        f"""
+                        SELECT $__timeInterval(started_at) AS time, kind, count() AS events
+                        FROM bk.camera_events FINAL
+                        WHERE $__timeFilter(started_at) AND {scope}
+                        GROUP BY time, kind
+                        ORDER BY time
+                        """,
+                        timeseries=True,
+                    )
+                ],
+                columns=["time", "kind", "events"],
+                custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
+            ),
+            16,
+            8,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
+                "Frames analysed per second",
+                [
+                    sql_target(
+                        f"""
+                        SELECT $__timeInterval(frame_ts) AS time,
+                               count() / $__interval_s AS frames_per_s
+                        FROM bk.detections
+                        WHERE $__timeFilter(frame_ts) AND {scope}
+                        GROUP BY time
+                        ORDER BY time
+                        """,
+                        timeseries=True,
+                    )
+                ],
+                columns=["time", "frames_per_s"],
+                description="Raw frames stored (7-day retention): a drop is a worker or "
+                "network problem before the stream apps.",
+                unit="fps",
+            ),
+            12,
+            8,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
+                "Picture quality (median)",
+                [
+                    sql_target(
+                        f"""
+                        SELECT $__timeInterval(frame_ts) AS time,
+                               quantile(0.5)(brightness) AS brightness,
+                               quantile(0.5)(sharpness) AS sharpness
+                        FROM bk.detections
+                        WHERE $__timeFilter(frame_ts) AND {scope}
+                        GROUP BY time
+                        ORDER BY time
+                        """,
+                        timeseries=True,
+                    )
+                ],
+                columns=["time", "brightness", "sharpness"],
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "sharpness"},
+                        "properties": [{"id": "custom.axisPlacement", "value": "right"}],
+                    }
+                ],
+            ),
+            12,
+            8,
+        ),
+        lay.place(
+            panel(
+                "table",
+                "Longest offline",
+                [
+                    sql_target(
+                        f"""
+                        SELECT
+                            e.camera_id AS camera_id,
+                            c.operator_name AS operator_name,
+                            c.district AS district,
+                            c.station AS station,
+                            e.started_at AS offline_since,
+                            e.ended_at AS back_at,
+                            dateDiff('second', e.started_at,
+                                     coalesce(e.ended_at, now64(3))) AS offline_s,
+                            e.operator_id AS operator_id
+                        FROM bk.camera_events AS e FINAL
+                        LEFT JOIN (
+                            SELECT camera_id, operator_name, district, station
+                            FROM bk.cameras FINAL
+                        ) AS c ON e.camera_id = c.camera_id
+                        WHERE e.kind = 'offline'
+                            AND e.started_at <= $__toTime
+                            AND (e.ended_at IS NULL OR e.ended_at >= $__fromTime)
+                            AND {camera_scope("e.camera_id")}
+                        ORDER BY isNull(e.ended_at) DESC, offline_s DESC
+                        LIMIT 20
+                        """
+                    )
+                ],
+                columns=[
+                    "camera_id",
+                    "operator_name",
+                    "district",
+                    "station",
+                    "offline_since",
+                    "back_at",
+                    "offline_s",
+                    "operator_id",
+                ],
+                description="Offline episodes overlapping the range; still-offline first.",
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "offline_s"},
+                        "properties": [{"id": "unit", "value": "s"}],
+                    },
+                    link_override(
+                        "operator_id",
+                        "Operator risk",
+                        "/d/bk-operators/operator-risk?var-operator=${__value.raw}"
+                        "&${__url_time_range}",
+                    ),
+                ],
+            ),
+            24,
+            9,
+        ),
+        lay.place(
+            panel(
+                "table",
+                "Coverage per station",
+                [sql_target(coverage_sql(("district", "station")))],
+                columns=["district", "station", "registered", "online", "healthy", "coverage_pct"],
+                description="Registered = active in the registry; online = no open offline "
+                "event; healthy = no open event of any kind. Click a station for its "
+                "operators.",
+                overrides=[
+                    link_override(
+                        "station",
+                        "Operators of the station",
+                        "/d/bk-operators/operator-risk?var-station=${__value.raw}"
+                        "&${__url_time_range}",
+                    ),
+                    {
+                        "matcher": {"id": "byName", "options": "coverage_pct"},
+                        "properties": [
+                            {"id": "unit", "value": "percent"},
+                            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                            {
+                                "id": "thresholds",
+                                "value": {
+                                    "mode": "absolute",
+                                    "steps": [
+                                        {"color": "red", "value": None},
+                                        {"color": "orange", "value": 90},
+                                        {"color": "green", "value": 98},
+                                    ],
+                                },
+                            },
+                        ],
+                    },
+                ],
+            ),
+            24,
+            9,
+        ),
+    ]
+    return dashboard(
+        UID,
+        "BrightKitchen / Camera health",
+        f"Camera health events and coverage across {city}, by district and station.",
+        panels,
+        area_variables(city),
+    )

@@ -1,0 +1,291 @@
+"""Building blocks of the generated dashboards: data sources, panels, variables.
+
+Plain dicts in the shape of Grafana's dashboard JSON (schemaVersion 39,
+Grafana 10.4 / 11). `grafana-foundation-sdk` is not available from this
+project's package index, so the few builders needed live here; every board is
+a function returning one dashboard dict, so the JSON is reviewed as a diff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLICKHOUSE = {"type": "grafana-clickhouse-datasource", "uid": "bk-clickhouse"}
+PROMETHEUS = {"type": "prometheus", "uid": "bk-prometheus"}
+CLICKHOUSE_PLUGIN_VERSION = "4.5.1"
+
+# grafana-clickhouse-datasource v4 `format`: how the plugin shapes the frame.
+FORMAT_TIMESERIES = 0
+FORMAT_TABLE = 1
+
+SCHEMA_VERSION = 39
+VIOLATION_CLASSES = (
+    "no_hat",
+    "no_mask",
+    "no_uniform",
+    "no_gloves",
+    "smoking",
+    "phone_use",
+    "trash_uncovered",
+    "rodent",
+    "animal",
+)
+CAMERA_EVENT_KINDS = ("offline", "frozen", "blurred", "dark", "angle_changed")
+GRADE_COLOURS = {"A": "green", "B": "yellow", "C": "orange", "D": "red"}
+
+# Template-variable filters. `$__conditionalAll(cond, $var)` becomes `1=1` when
+# the variable is "All", so "All" also keeps rows of cameras missing from the
+# registry (which have no district).
+DISTRICT_FILTER = "$__conditionalAll(district IN (${district:singlequote}), $district)"
+STATION_FILTER = "$__conditionalAll(station IN (${station:singlequote}), $station)"
+AREA_FILTER = f"{DISTRICT_FILTER} AND {STATION_FILTER}"
+
+
+def camera_scope(column: str = "camera_id") -> str:
+    """Keep rows whose camera lies in the selected districts and stations."""
+    return (
+        f"$__conditionalAll({column} IN (SELECT camera_id FROM bk.cameras FINAL"
+        " WHERE district IN (${district:singlequote})), $district)"
+        f" AND $__conditionalAll({column} IN (SELECT camera_id FROM bk.cameras FINAL"
+        " WHERE station IN (${station:singlequote})), $station)"
+    )
+
+
+def sql_target(sql: str, *, timeseries: bool = False, ref: str = "A") -> dict[str, Any]:
+    return {
+        "datasource": CLICKHOUSE,
+        "editorType": "sql",
+        "format": FORMAT_TIMESERIES if timeseries else FORMAT_TABLE,
+        "pluginVersion": CLICKHOUSE_PLUGIN_VERSION,
+        "queryType": "timeseries" if timeseries else "table",
+        "rawSql": dedent_sql(sql),
+        "refId": ref,
+    }
+
+
+def prom_target(expr: str, legend: str = "__auto", ref: str = "A") -> dict[str, Any]:
+    return {
+        "datasource": PROMETHEUS,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend,
+        "range": True,
+        "refId": ref,
+    }
+
+
+def dedent_sql(sql: str) -> str:
+    lines = [line.rstrip() for line in sql.strip("\n").splitlines()]
+    indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+    return "\n".join(line[indent:] for line in lines)
+
+
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid and numbers them."""
+
+    def __init__(self) -> None:
+        self.x = 0
+        self.y = 0
+        self.row_h = 0
+        self.next_id = 1
+
+    def place(self, panel: dict[str, Any], w: int, h: int) -> dict[str, Any]:
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        panel["id"] = self.next_id
+        self.next_id += 1
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        return panel
+
+
+def panel(
+    kind: str,
+    title: str,
+    targets: list[dict[str, Any]],
+    *,
+    description: str = "",
+    columns: list[str] | dict[str, list[str]] | None = None,
+    unit: str | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+    options: dict[str, Any] | None = None,
+    custom: dict[str, Any] | None = None,
+    datasource: dict[str, str] = CLICKHOUSE,
+    thresholds: list[tuple[float | None, str]] | None = None,
+    mappings: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One panel. `columns` are the result columns the panel reads, in order (a
+    dict by refId when it has several queries); they are recorded in the panel's
+    `bkColumns` field, which Grafana ignores and the tests check."""
+    defaults: dict[str, Any] = {"custom": custom or {}}
+    if unit:
+        defaults["unit"] = unit
+    if mappings:
+        defaults["mappings"] = mappings
+    steps = thresholds or [(None, "green")]
+    defaults["thresholds"] = {
+        "mode": "absolute",
+        "steps": [{"color": colour, "value": value} for value, colour in steps],
+    }
+    out: dict[str, Any] = {
+        "datasource": datasource,
+        "description": description,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": options or {},
+        "targets": targets,
+        "title": title,
+        "type": kind,
+    }
+    if columns is not None:
+        out["bkColumns"] = columns if isinstance(columns, dict) else {"A": columns}
+    return out
+
+
+def link_override(field: str, title: str, url: str) -> dict[str, Any]:
+    """Makes the cells of `field` links (data links) to a drill-down board."""
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [{"id": "links", "value": [{"title": title, "url": url}]}],
+    }
+
+
+def colour_cells(field: str) -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background"}}],
+    }
+
+
+def grade_mappings() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "value",
+            "options": {
+                grade: {"color": colour, "index": i, "text": grade}
+                for i, (grade, colour) in enumerate(GRADE_COLOURS.items())
+            },
+        },
+        {
+            "type": "value",
+            "options": {
+                colour: {"color": colour, "index": 4 + i, "text": colour}
+                for i, colour in enumerate(GRADE_COLOURS.values())
+            },
+        },
+    ]
+
+
+def query_variable(
+    name: str, label: str, sql: str, *, multi: bool = True, include_all: bool = True
+) -> dict[str, Any]:
+    return {
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]} if include_all else {},
+        "datasource": CLICKHOUSE,
+        "definition": dedent_sql(sql),
+        "includeAll": include_all,
+        "label": label,
+        "multi": multi,
+        "name": name,
+        "options": [],
+        "query": dedent_sql(sql),
+        "refresh": 2,
+        "regex": "",
+        "sort": 1,
+        "type": "query",
+    }
+
+
+def constant_variable(name: str, label: str, value: str) -> dict[str, Any]:
+    return {
+        "current": {"text": value, "value": value},
+        "hide": 0,
+        "label": label,
+        "name": name,
+        "options": [{"selected": True, "text": value, "value": value}],
+        "query": value,
+        "type": "custom",
+    }
+
+
+def custom_variable(name: str, label: str, values: list[str], default: str) -> dict[str, Any]:
+    return {
+        "current": {"text": default, "value": default},
+        "label": label,
+        "name": name,
+        "options": [{"selected": v == default, "text": v, "value": v} for v in values],
+        "query": ",".join(values),
+        "type": "custom",
+    }
+
+
+def area_variables(city: str) -> list[dict[str, Any]]:
+    """City -> district -> station, from the camera registry (bk.cameras).
+
+    A deployment serves one city, so `city` is a constant set at build time;
+    districts and stations come from the registry, stations narrowed to the
+    selected districts."""
+    return [
+        constant_variable("city", "City", city),
+        query_variable(
+            "district",
+            "District",
+            "SELECT DISTINCT district FROM bk.cameras FINAL WHERE active ORDER BY district",
+        ),
+        query_variable(
+            "station",
+            "Station",
+            f"""
+            SELECT DISTINCT station FROM bk.cameras FINAL
+            WHERE active AND {DISTRICT_FILTER}
+            ORDER BY station
+            """,
+        ),
+    ]
+
+
+DRILL_PARAMS = "${district:queryparam}&${station:queryparam}&${__url_time_range}"
+
+
+def board_link(uid: str, slug: str, params: str = "") -> str:
+    query = f"{params}&{DRILL_PARAMS}" if params else DRILL_PARAMS
+    return f"/d/{uid}/{slug}?{query}"
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[dict[str, Any]],
+    variables: list[dict[str, Any]],
+    *,
+    time_from: str = "now-24h",
+    refresh: str = "1m",
+    tags: tuple[str, ...] = ("brightkitchen",),
+) -> dict[str, Any]:
+    return {
+        "annotations": {"list": []},
+        "description": description,
+        "editable": False,
+        "graphTooltip": 1,
+        "links": [
+            {
+                "asDropdown": True,
+                "includeVars": False,
+                "keepTime": True,
+                "tags": ["brightkitchen"],
+                "title": "BrightKitchen",
+                "type": "dashboards",
+            }
+        ],
+        "panels": panels,
+        "refresh": refresh,
+        "schemaVersion": SCHEMA_VERSION,
+        "tags": list(tags),
+        "templating": {"list": variables},
+        "time": {"from": time_from, "to": "now"},
+        "timezone": "browser",
+        "title": title,
+        "uid": uid,
+        "version": 1,
+    }

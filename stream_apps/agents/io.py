@@ -1,0 +1,66 @@
+"""What every shell does after feeding its pipeline: produce, then report progress."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from prometheus_client import Counter
+
+from schemas.records import TOPIC_DLQ, TOPIC_PROGRESS, Progress, encode
+from stream_apps.dlq import Output
+
+OUTPUTS = Counter("bk_stream_outputs_total", "Output records produced", ["app", "topic"])
+DEAD_LETTERS = Counter("bk_dlq_records_total", "Records sent to the DLQ", ["app"])
+
+
+class ShellIO:
+    """Produces a batch's outputs, waits for delivery, reports progress.
+
+    ``delivered`` keeps the highest offset delivered per output "topic/partition"
+    (internal topics excluded) and goes out with every progress record, so a
+    reader knows which outputs to wait for.
+    """
+
+    def __init__(self, app, app_name: str, internal: Iterable[str] = ()) -> None:
+        self.app = app
+        self.app_name = app_name
+        self.internal = frozenset(internal)
+        self.delivered: dict[str, int] = {}
+
+    async def produce(self, outputs: list[Output]) -> None:
+        if not outputs:
+            return
+        futures = []
+        for out in outputs:
+            futures.append(
+                await self.app.topic(out.topic).send(
+                    key=out.key, value=out.value, partition=out.partition
+                )
+            )
+            OUTPUTS.labels(self.app_name, out.topic).inc()
+            if out.topic == TOPIC_DLQ:
+                DEAD_LETTERS.labels(self.app_name).inc()
+        for meta in await asyncio.gather(*futures):
+            if meta.topic in self.internal:
+                continue
+            name = f"{meta.topic}/{meta.partition}"
+            if meta.offset > self.delivered.get(name, -1):
+                self.delivered[name] = meta.offset
+
+    async def report(
+        self,
+        last: dict[tuple[str, int], int],
+        watermarks: dict[tuple[str, int], float] | None = None,
+    ) -> None:
+        watermarks = watermarks or {}
+        for (topic, partition), offset in last.items():
+            msg = Progress(
+                app=self.app_name,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                outputs=self.delivered,
+                watermark=watermarks.get((topic, partition)),
+            )
+            await self.app.topic(TOPIC_PROGRESS).send(key=f"{topic}/{partition}", value=encode(msg))

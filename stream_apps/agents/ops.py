@@ -1,0 +1,61 @@
+"""Shell of the ops pipeline: alerts, SLA clocks, operator rates; dispositions endpoint.
+
+One instance, its own consumer group (``<app id>-ops``): it reads every
+partition of the camera app's outputs, the dispositions and the progress
+records that carry the camera app's watermark.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge
+
+from schemas.records import TOPIC_DISPOSITIONS, encode
+from stream_apps.agents.io import ShellIO
+from stream_apps.app import make_app, settings
+from stream_apps.calendar_loader import load_calendar
+from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
+from stream_apps.ops_pipeline import OPS_INPUTS, OpsPipeline
+
+app = make_app(f"{settings.app_id}-ops", settings.ops_web_port)
+pipeline = OpsPipeline(load_calendar(settings.calendar_override))
+io = ShellIO(app, "ops")
+inputs = app.topic(*OPS_INPUTS)
+
+BREACHES = Gauge(
+    "bk_sla_breaches_total_by_kind", "SLA breaches raised since start", ["kind", "district"]
+)
+OPEN_ALERTS = Gauge("bk_alerts_open", "Alerts open in the ops engine")
+CLOCK = Gauge("bk_ops_clock_seconds", "Event-time clock of the ops app")
+
+
+@app.agent(inputs)
+async def ops_agent(stream):
+    async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        outputs = []
+        last: dict[tuple[str, int], int] = {}
+        for event in batch:
+            msg = event.message
+            outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+            last[(msg.topic, msg.partition)] = msg.offset
+        await io.produce(outputs)
+        await io.report(last)
+        OPEN_ALERTS.set(pipeline.alerts.open_alerts())
+        if pipeline.clock > 0:
+            CLOCK.set(pipeline.clock)
+
+
+@app.page("/dispositions")
+async def dispositions(web, request):
+    """POST one bk.dispositions.v1 record (bearer token): 202, 401, 413 or 422."""
+    if request.method != "POST":
+        return web.json({"error": "use POST"}, status=405)
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return web.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
+    body = await request.content.read(MAX_BODY_BYTES + 1)
+    status, answer, record = accept_disposition(
+        request.headers.get("Authorization"), body, settings.dispositions_token
+    )
+    if record is not None:
+        await app.topic(TOPIC_DISPOSITIONS).send(key=record.alert_id, value=encode(record))
+    return web.json(answer, status=status)

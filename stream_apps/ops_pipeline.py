@@ -1,0 +1,234 @@
+"""What the operations app does with one record, without any framework.
+
+The operations app turns the camera app's outputs (violations, camera events)
+and inspectors' dispositions into alerts, SLA breaches and operator rates. It
+runs as a single instance: its volume is a few records per minute per city,
+and alerts group cameras of one kitchen and rates pool a whole district, which
+partitioning by camera would split.
+
+Its clock is the camera app's watermark, propagated explicitly: every
+``bk.progress.v1`` record of the camera app carries its partition's watermark
+and the output offsets produced before it. A watermark counts once every
+output it lists has been read here, so every event up to it is known. The
+app's clock is the lowest watermark over the camera partitions. Events and
+dispositions are held until that clock passes their event time and are then
+fed in event-time order, with the engines advanced to each one's time first:
+the answer is a function of the input, not of how the topics interleaved.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.records import (
+    TOPIC_ALERTS,
+    TOPIC_CAMERA_EVENTS,
+    TOPIC_DETECTIONS,
+    TOPIC_DISPOSITIONS,
+    TOPIC_OPERATOR_RATES,
+    TOPIC_PROGRESS,
+    TOPIC_REGISTRY,
+    TOPIC_SLA_BREACHES,
+    TOPIC_VIOLATIONS,
+    Alert,
+    CameraEvent,
+    Disposition,
+    OperatorRate,
+    Progress,
+    RecordError,
+    RegistryEntry,
+    SlaBreach,
+    Violation,
+    decode,
+    encode,
+)
+from stream_apps.dlq import Output, dead_letter
+from stream_apps.engines.alerts import AlertEngine, AlertParams
+from stream_apps.engines.rates import RateEngine, RateParams
+from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
+
+OPS_INPUTS: tuple[str, ...] = (
+    TOPIC_REGISTRY,
+    TOPIC_VIOLATIONS,
+    TOPIC_CAMERA_EVENTS,
+    TOPIC_DISPOSITIONS,
+    TOPIC_PROGRESS,
+)
+CAMERA_APP = "cameras"
+
+
+@dataclass
+class OpsCounters:
+    records: int = 0
+    dead_letters: int = 0
+    alerts: int = 0
+    breaches: int = 0
+    rates: int = 0
+    held: int = 0
+
+
+def event_time(record: Violation | CameraEvent | Disposition) -> float:
+    """When a held record happened, for ordering: the decision time of an episode
+    record (a close is decided no earlier than its end), the ts of a disposition."""
+    if isinstance(record, Disposition):
+        return record.ts
+    if record.ended_at is not None:
+        return max(record.detected_at, record.ended_at)
+    return record.detected_at
+
+
+class OpsPipeline:
+    """Alerts, SLA clocks and operator rates over the camera app's outputs."""
+
+    def __init__(
+        self,
+        calendar: WorkingCalendar,
+        alert_params: AlertParams | None = None,
+        sla_params: SlaParams | None = None,
+        rate_params: RateParams | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.alerts = AlertEngine(alert_params or AlertParams())
+        self.sla = SlaEngine(calendar, sla_params or SlaParams())
+        self.rates = RateEngine(rate_params or RateParams())
+        self.counters = OpsCounters()
+        self._wall_clock = wall_clock
+        self._held: list[tuple[float, int, Any]] = []
+        self._seq = 0
+        self._consumed: dict[tuple[str, int], int] = {}
+        # Per camera partition: watermarks reported but not yet backed by the
+        # outputs they list, oldest first; and the latest backed watermark.
+        self._marks: dict[int, list[tuple[float, dict[str, int]]]] = {}
+        self._partition_clock: dict[int, float] = {}
+        self.clock = -math.inf
+
+    # -- records ------------------------------------------------------------------
+    def handle(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> list[Output]:
+        self.counters.records += 1
+        try:
+            if value is None:
+                raise RecordError("empty value (tombstone) on an input topic")
+            if topic == TOPIC_PROGRESS:
+                progress = decode(Progress, value)
+                if (
+                    progress.app == CAMERA_APP
+                    and progress.topic == TOPIC_DETECTIONS
+                    and progress.watermark is not None
+                ):
+                    self._marks.setdefault(progress.partition, []).append(
+                        (progress.watermark, progress.outputs)
+                    )
+                return self._settle()
+            if topic == TOPIC_REGISTRY:
+                entry = decode(RegistryEntry, value)
+                self.alerts.feed(entry)
+                self.rates.feed(entry)
+                return []
+            if topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS):
+                record = decode(Violation if topic == TOPIC_VIOLATIONS else CameraEvent, value)
+                self._consumed[(topic, partition)] = offset
+                self._hold(record)
+                return self._settle()
+            if topic == TOPIC_DISPOSITIONS:
+                self._hold(decode(Disposition, value))
+                return self._settle()
+            raise RecordError(f"topic {topic!r} is not an input of the ops app")
+        except RecordError as exc:
+            self.counters.dead_letters += 1
+            return [
+                dead_letter(
+                    "ops", str(exc), topic, partition, offset, key, value, self._wall_clock()
+                )
+            ]
+
+    def _hold(self, record: Any) -> None:
+        self._seq += 1
+        self.counters.held += 1
+        heapq.heappush(self._held, (event_time(record), self._seq, record))
+
+    # -- the clock ----------------------------------------------------------------
+    def _settle(self) -> list[Output]:
+        """Advance the clock as far as the backed watermarks allow; release what it passed."""
+        for partition, marks in self._marks.items():
+            while marks and self._backed(marks[0][1]):
+                wm, _ = marks.pop(0)
+                if wm > self._partition_clock.get(partition, -math.inf):
+                    self._partition_clock[partition] = wm
+        if not self._partition_clock:
+            return []
+        clock = min(self._partition_clock.values())
+        if clock <= self.clock:
+            return []
+        out: list[Any] = []
+        held = self._held
+        while held and held[0][0] <= clock:
+            ts, _, record = heapq.heappop(held)
+            out += self._advance(ts)
+            out += self._feed(record)
+        out += self._advance(clock)
+        self.clock = clock
+        return self._encode(out)
+
+    def _backed(self, outputs: dict[str, int]) -> bool:
+        for name, offset in outputs.items():
+            topic, _, part = name.rpartition("/")
+            if (
+                topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS)
+                and self._consumed.get((topic, int(part)), -1) < offset
+            ):
+                return False
+        return True
+
+    def _advance(self, now: float) -> list[Any]:
+        out: list[Any] = []
+        alerts = self.alerts.advance(now)
+        out += alerts
+        breaches = []
+        for alert in alerts:
+            breaches += self.sla.feed(alert)
+        breaches += self.sla.advance(now)
+        out += breaches
+        for breach in breaches:
+            self.rates.feed(breach)
+        out += self.rates.advance(now)
+        return out
+
+    def _feed(self, record: Any) -> list[Any]:
+        out: list[Any] = []
+        alerts = self.alerts.feed(record)
+        out += alerts
+        breaches = []
+        for alert in alerts:
+            breaches += self.sla.feed(alert)
+        if isinstance(record, Disposition):
+            breaches += self.sla.feed(record)
+        else:
+            self.rates.feed(record)
+        for breach in breaches:
+            self.rates.feed(breach)
+        out += breaches
+        return out
+
+    # -- outputs ------------------------------------------------------------------
+    def _encode(self, events: list[Any]) -> list[Output]:
+        out = []
+        for ev in events:
+            if isinstance(ev, Alert):
+                self.counters.alerts += 1
+                out.append(Output(TOPIC_ALERTS, ev.alert_id, encode(ev)))
+            elif isinstance(ev, SlaBreach):
+                self.counters.breaches += 1
+                out.append(Output(TOPIC_SLA_BREACHES, ev.alert_id, encode(ev)))
+            elif isinstance(ev, OperatorRate):
+                self.counters.rates += 1
+                out.append(Output(TOPIC_OPERATOR_RATES, ev.operator_id, encode(ev)))
+            else:  # pragma: no cover - engines only emit the records above
+                raise TypeError(f"unexpected engine output {type(ev).__name__}")
+        return out
