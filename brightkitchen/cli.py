@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(no_args_is_help=True, help="Wire schemas.")
 app.add_typer(schemas_app, name="schemas")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record dispositions.")
+app.add_typer(alerts_app, name="alerts")
 console = Console(stderr=True)
 
 
@@ -62,11 +64,19 @@ def simulate(
     cameras: int = typer.Option(40, min=1),
     minutes: float = typer.Option(120.0, min=1, help="kitchen time to simulate"),
     seed: int = typer.Option(7),
-    profile: str = typer.Option("default", help="default | violations_only | health_stress"),
+    profile: str = typer.Option(
+        "default", help="default | violations_only | health_stress | sla-holiday"
+    ),
 ) -> None:
     """Write a simulated feed for `replay`, and its ground truth beside it."""
     from inference_workers.simulator import FleetConfig, write_replay
 
+    if profile == "sla-holiday":
+        from brightkitchen import sla_scenario
+
+        n = sla_scenario.write(out)
+        console.print(f"wrote {out}: {n:,} records (see brightkitchen/sla_scenario.py)")
+        return
     try:
         config = FleetConfig.for_profile(
             profile, cameras=cameras, duration_s=minutes * 60, seed=seed
@@ -137,15 +147,19 @@ def query(sql: str = typer.Argument(..., help="a read-only SQL query")) -> None:
 
 
 @app.command()
-def stream() -> None:
+def stream(
+    app_name: str = typer.Option("cameras", "--app", help="cameras (scale out) | ops (one)"),
+) -> None:
     """Run a stream worker (Faust) against the configured broker."""
     settings = _settings()
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone stream worker needs a broker", 2)
-    from stream_apps.app import app as faust_app
+    from stream_apps.app import APPS
 
+    if app_name not in APPS:
+        raise _fail(f"no stream app {app_name!r}; choose one of {', '.join(APPS)}", 2)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]
-    faust_app.main()
+    APPS[app_name]().main()
 
 
 @app.command()
@@ -214,6 +228,85 @@ def migrate_cmd() -> None:
     settings = _settings()
     applied = migrate(store.connect(settings))
     console.print(f"{store.describe(settings)}: applied {applied or 'nothing (up to date)'}")
+
+
+@alerts_app.command("list")
+def alerts_list(
+    all_states: bool = typer.Option(False, "--all", help="resolved alerts too"),
+    limit: int = typer.Option(100, min=1),
+) -> None:
+    """Alerts from the store (open ones by default), oldest first, as JSON lines."""
+    from brightkitchen import store
+
+    where = "" if all_states else "WHERE state IN ('open', 'verified')"
+    sql = (
+        "SELECT alert_id, state, cls, severity, operator_id, kitchen_id, district, station, "
+        f"camera_ids, created_at FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
+    )
+    try:
+        out = store.connect(_settings()).raw_query(sql, fmt="JSONEachRow", settings={"readonly": 1})
+    except Exception as exc:
+        raise _fail(str(exc).strip().splitlines()[0]) from None
+    sys.stdout.write(out.decode("utf-8"))
+
+
+@alerts_app.command("dispose")
+def alerts_dispose(
+    alert_id: str = typer.Argument(..., help="the alert's id (see `alerts list`)"),
+    action: str = typer.Option(..., help="verified | false_positive | rectified | closed"),
+    actor: str = typer.Option(..., help="who decided"),
+    note: str = typer.Option("", help="free text"),
+    ts: float | None = typer.Option(None, help="event time (Unix s); default now"),
+) -> None:
+    """Record an inspector's decision on bk.dispositions.v1."""
+    import time
+
+    from confluent_kafka import Producer
+
+    from schemas.records import TOPIC_DISPOSITIONS, Disposition, RecordError, decode, encode
+
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail(
+            "set BK_KAFKA_BOOTSTRAP to the broker the ops app reads "
+            "(the embedded broker lives only as long as demo/replay)",
+            2,
+        )
+    raw = {"v": 1, "alert_id": alert_id, "ts": ts or time.time(), "actor": actor}
+    raw |= {"action": action, "note": note}
+    try:
+        record = decode(Disposition, encode_json(raw))
+    except RecordError as exc:
+        raise _fail(str(exc), 2) from None
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()}
+    )
+    producer.produce(TOPIC_DISPOSITIONS, key=record.alert_id, value=encode(record))
+    if producer.flush(15):
+        raise _fail("the disposition was not delivered within 15 s")
+    console.print(f"{record.action} recorded for alert {record.alert_id}")
+
+
+def encode_json(value: dict) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(value)
+
+
+@app.command()
+def board(
+    name: str = typer.Argument(..., help="city | camera-health | operator-risk | sla | pipeline"),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
+) -> None:
+    """Render a static preview of a Grafana board from the store (same queries)."""
+    from brightkitchen import store
+    from brightkitchen.board import render_board
+
+    try:
+        path = render_board(store.connect(_settings()), name, out)
+    except KeyError as exc:
+        raise _fail(f"no board {name!r}: {exc}", 2) from None
+    console.print(f"wrote {path}")
 
 
 @schemas_app.command("export")

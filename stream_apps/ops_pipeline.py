@@ -60,6 +60,7 @@ OPS_INPUTS: tuple[str, ...] = (
     TOPIC_PROGRESS,
 )
 CAMERA_APP = "cameras"
+RESOLVED = frozenset({"rectified", "closed", "false_positive"})
 
 
 @dataclass
@@ -106,6 +107,8 @@ class OpsPipeline:
         self._marks: dict[int, list[tuple[float, dict[str, int]]]] = {}
         self._partition_clock: dict[int, float] = {}
         self.clock = -math.inf
+        # Breaches of alerts not yet resolved: alert_id -> [(kind, district)].
+        self.open_breaches: dict[str, list[tuple[str, str]]] = {}
 
     # -- records ------------------------------------------------------------------
     def handle(
@@ -217,14 +220,25 @@ class OpsPipeline:
         return out
 
     # -- outputs ------------------------------------------------------------------
+    def open_breach_counts(self) -> dict[tuple[str, str], int]:
+        """(kind, district) -> breaches whose alert is still unresolved (pages on-call)."""
+        counts: dict[tuple[str, str], int] = {}
+        for rows in self.open_breaches.values():
+            for key in rows:
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def _encode(self, events: list[Any]) -> list[Output]:
         out = []
         for ev in events:
             if isinstance(ev, Alert):
                 self.counters.alerts += 1
+                if ev.state in RESOLVED:
+                    self.open_breaches.pop(ev.alert_id, None)
                 out.append(Output(TOPIC_ALERTS, ev.alert_id, encode(ev)))
             elif isinstance(ev, SlaBreach):
                 self.counters.breaches += 1
+                self.open_breaches.setdefault(ev.alert_id, []).append((ev.kind, ev.district or ""))
                 out.append(Output(TOPIC_SLA_BREACHES, ev.alert_id, encode(ev)))
             elif isinstance(ev, OperatorRate):
                 self.counters.rates += 1

@@ -21,8 +21,10 @@ pipeline = OpsPipeline(load_calendar(settings.calendar_override))
 io = ShellIO(app, "ops")
 inputs = app.topic(*OPS_INPUTS)
 
-BREACHES = Gauge(
-    "bk_sla_breaches_total_by_kind", "SLA breaches raised since start", ["kind", "district"]
+BREACHES_OPEN = Gauge(
+    "bk_sla_breaches_open",
+    "SLA breaches whose alert is not resolved yet (pages on-call)",
+    ["kind", "district"],
 )
 OPEN_ALERTS = Gauge("bk_alerts_open", "Alerts open in the ops engine")
 CLOCK = Gauge("bk_ops_clock_seconds", "Event-time clock of the ops app")
@@ -40,6 +42,9 @@ async def ops_agent(stream):
         await io.produce(outputs)
         await io.report(last)
         OPEN_ALERTS.set(pipeline.alerts.open_alerts())
+        BREACHES_OPEN.clear()
+        for (kind, district), n in pipeline.open_breach_counts().items():
+            BREACHES_OPEN.labels(kind, district).set(n)
         if pipeline.clock > 0:
             CLOCK.set(pipeline.clock)
 
