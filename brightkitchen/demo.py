@@ -103,7 +103,7 @@ def run_demo(
                     live.update(_panel(counts, rt, published, rate_window, last_ts, config))
             rt.flush()
             live.update(_panel(counts, rt, published, rate_window, last_ts, config))
-        console.print("  draining: waiting until every record is processed and stored")
+        console.print("\n  draining: waiting until every record is processed and stored")
         rt.wait_processed_and_stored()
         elapsed = time.monotonic() - started
         _summary(console, rt, config, published, elapsed)

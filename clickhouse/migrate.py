@@ -14,6 +14,9 @@ its first statement next time, so every statement must be safe to repeat
 (`CREATE TABLE IF NOT EXISTS`, `ADD COLUMN IF NOT EXISTS`, ...).
 
 Run against a server:  python3 -m clickhouse.migrate --dsn http://user@host:8123
+On a cluster (clickhouse/cluster.py renders each statement ON CLUSTER, with
+Replicated*MergeTree `*_local` tables under Distributed tables of the same
+names as on one node):  ... --cluster '{cluster}'  (or BK_CLICKHOUSE_CLUSTER)
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from clickhouse import cluster as cluster_ddl
 
 DATABASE = "bk"
 MIGRATIONS_TABLE = f"{DATABASE}.schema_migrations"
@@ -104,20 +109,12 @@ def load(directory: Path | None = None) -> list[Migration]:
     return [found[k] for k in sorted(found)]
 
 
-def _ensure_bookkeeping(client: Any) -> None:
-    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+def _ensure_bookkeeping(client: Any, cluster: str | None = None) -> None:
     # ReplacingMergeTree: two processes migrating at once may both record a
     # file; the duplicates are harmless and collapse.
-    client.command(
-        f"""CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE}
-        (
-            name       String,
-            checksum   String,
-            applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        )
-        ENGINE = ReplacingMergeTree(applied_at)
-        ORDER BY name"""
-    )
+    table = MIGRATIONS_TABLE.split(".", 1)[1]
+    for statement in cluster_ddl.bookkeeping_statements(DATABASE, table, cluster):
+        client.command(statement)
 
 
 def _recorded(client: Any) -> dict[str, str]:
@@ -154,16 +151,22 @@ def pending(client: Any, directory: Path | None = None) -> list[Migration]:
     return todo
 
 
-def migrate(client: Any, directory: Path | None = None) -> list[str]:
+def migrate(client: Any, directory: Path | None = None, cluster: str | None = None) -> list[str]:
     """Apply every pending migration in order; return the names applied now.
 
     Safe to rerun: applied migrations are skipped. Raises MigrationError
     before applying anything if an applied migration's file has changed.
+    With ``cluster`` each statement runs in its cluster form
+    (clickhouse/cluster.py); the recorded checksum is the file's either way.
     """
-    _ensure_bookkeeping(client)
+    _ensure_bookkeeping(client, cluster)
     done: list[str] = []
     for migration in pending(client, directory):
-        for statement in migration.statements:
+        try:
+            statements = cluster_ddl.render(migration.statements, cluster)
+        except cluster_ddl.ClusterRenderError as exc:
+            raise MigrationError(f"{migration.name}: {exc}") from exc
+        for statement in statements:
             try:
                 client.command(statement)
             except Exception as exc:
@@ -186,8 +189,24 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="http(s)://user@host:8123 of a ClickHouse server, or chdb:///path for the embedded "
         "store; the password is read from CLICKHOUSE_PASSWORD",
     )
+    parser.add_argument(
+        "--cluster",
+        default=os.environ.get("BK_CLICKHOUSE_CLUSTER") or None,
+        help="render every statement ON CLUSTER with replicated *_local and Distributed tables "
+        "(e.g. '{cluster}' for the server macro); default BK_CLICKHOUSE_CLUSTER, unset = one node",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list pending migrations only")
+    parser.add_argument(
+        "--print", action="store_true", help="print the statements that would run and exit"
+    )
     args = parser.parse_args(None if argv is None else list(argv))
+
+    if args.print:
+        for migration in load():
+            print(f"-- {migration.name}")
+            for statement in cluster_ddl.render(migration.statements, args.cluster):
+                print(f"{statement};\n")
+        return 0
 
     import clickhouse_connect
 
@@ -200,7 +219,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             names = [m.name for m in pending(client)]
             print("\n".join(names) if names else "nothing pending")
         else:
-            names = migrate(client)
+            names = migrate(client, cluster=args.cluster)
             print("\n".join(f"applied {n}" for n in names) if names else "nothing to apply")
     except MigrationError as exc:
         print(f"error: {exc}", file=sys.stderr)

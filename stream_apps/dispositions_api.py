@@ -23,7 +23,11 @@ def accept_disposition(
     if not token:
         return 503, {"error": "dispositions endpoint disabled: no BK_DISPOSITIONS_TOKEN"}, None
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    # Compare bytes: compare_digest refuses str with non-ASCII characters, and a
+    # client's header (or the token) may hold them; that must be a 401, not a 500.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape")
+    ):
         return 401, {"error": "missing or wrong bearer token"}, None
     if len(body) > max_bytes:
         return 413, {"error": f"body larger than {max_bytes} bytes"}, None

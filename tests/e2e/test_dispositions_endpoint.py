@@ -1,0 +1,180 @@
+"""POST /dispositions on a real ops worker: tokens, bad bodies and sizes are refused
+with the documented status; a good disposition reaches bk.dispositions.v1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from brightkitchen.embedded import create_topics, free_port, start_broker
+from schemas.records import TOPIC_DISPOSITIONS, Disposition, decode
+from stream_apps.dispositions_api import MAX_BODY_BYTES
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token-7f3a"
+# Known bug, fix proposed in docs/reliability.md ("Open findings"); remove when fixed.
+POST_IS_405 = pytest.mark.xfail(
+    strict=True,
+    reason="bug in stream_apps/agents/ops.py: @app.page on a function maps GET only, so "
+    "POST /dispositions answers 405; fix: a faust.web.View subclass with `async def post`",
+)
+
+
+@pytest.fixture(scope="module")
+def broker():
+    b = start_broker()
+    create_topics(b.bootstrap, partitions=2)
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def ops_url(broker, tmp_path_factory):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
+    env.update(
+        BK_KAFKA_BOOTSTRAP=broker.bootstrap,
+        BK_APP_ID=f"bk-disp-{uuid.uuid4().hex[:8]}",
+        BK_PARTITIONS="2",
+        BK_OPS_WEB_PORT=str(port),
+        BK_WEB_PORT=str(free_port()),
+        BK_WEB_BIND="127.0.0.1",
+        BK_DISPOSITIONS_TOKEN=TOKEN,
+    )
+    log = tmp_path_factory.mktemp("ops") / "ops.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "stream_apps", "ops", "worker", "-l", "warn"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert worker.poll() is None, f"ops worker exited: {log.read_text()[-2000:]}"
+            if metrics_status(url) is not None:  # the web server answers
+                break
+            assert time.monotonic() < deadline, f"no /metrics in 90 s: {log.read_text()[-2000:]}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def metrics_status(url: str) -> int | None:
+    """HTTP status of GET /metrics, or None while nothing listens."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
+
+
+def post(url: str, body: bytes, token: str | None = TOKEN) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(f"{url}/dispositions", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def disposition(alert_id: str) -> bytes:
+    return json.dumps(
+        {"v": 1, "alert_id": alert_id, "ts": 1793610000.0, "actor": "li", "action": "verified"}
+    ).encode()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug in stream_apps/app.py metrics(): web.bytes(content_type=CONTENT_TYPE_LATEST) "
+    "makes aiohttp raise 'charset must not be in content_type argument' (HTTP 500); fix: "
+    "web.bytes(generate_latest(), headers={'Content-Type': CONTENT_TYPE_LATEST})",
+)
+def test_metrics_are_served(ops_url):
+    assert metrics_status(ops_url) == 200
+
+
+@POST_IS_405
+def test_a_missing_token_is_401(ops_url):
+    assert post(ops_url, disposition("a-missing"), token=None)[0] == 401
+
+
+@POST_IS_405
+def test_a_wrong_token_is_401(ops_url):
+    assert post(ops_url, disposition("a-wrong"), token="not-the-token")[0] == 401
+
+
+@POST_IS_405
+def test_a_body_that_is_not_a_disposition_is_422_naming_the_field(ops_url):
+    status, answer = post(ops_url, json.dumps({"v": 1, "alert_id": "a1"}).encode())
+    assert status == 422
+    assert "missing required field" in answer["error"]
+
+
+@POST_IS_405
+def test_malformed_json_is_422(ops_url):
+    assert post(ops_url, b'{"v": 1, "alert_id": ')[0] == 422
+
+
+@POST_IS_405
+def test_an_oversized_body_is_413(ops_url):
+    assert post(ops_url, b" " * (MAX_BODY_BYTES + 1))[0] == 413
+
+
+@POST_IS_405
+def test_a_good_disposition_is_202_and_reaches_the_topic(ops_url, broker):
+    alert_id = f"a-{uuid.uuid4().hex[:8]}"
+    status, answer = post(ops_url, disposition(alert_id))
+    assert status == 202 and answer["accepted"] == alert_id
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"disp-check-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([TOPIC_DISPOSITIONS])
+    seen: list[Disposition] = []
+    keys: dict[str, bytes | None] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(d.alert_id == alert_id for d in seen):
+            for msg in consumer.consume(num_messages=100, timeout=0.5):
+                if not msg.error() and msg.value() is not None:
+                    record = decode(Disposition, msg.value())
+                    keys[record.alert_id] = msg.key()
+                    seen.append(record)
+    finally:
+        consumer.close()
+    mine = [d for d in seen if d.alert_id == alert_id]
+    assert [(d.actor, d.action) for d in mine] == [("li", "verified")]
+    assert keys[alert_id] == alert_id.encode()  # keyed by alert_id, as the contract says
+    # Refused requests published nothing.
+    assert not [d for d in seen if d.alert_id in ("a-missing", "a-wrong")]

@@ -1,0 +1,151 @@
+"""The cluster form of the migrations (clickhouse/cluster.py), checked by rendering.
+
+A ClickHouse cluster is not available in the tests, so the rendered DDL is
+checked by its shape and parsed by the embedded engine (``formatQuery``); the
+single-node form, which is the migrations unchanged, runs on the embedded
+store. chdb runs one engine path per process, so the store shares the path of
+the other store tests of this pytest session.
+"""
+
+from __future__ import annotations
+
+import re
+
+import clickhouse_connect
+import pytest
+
+from clickhouse.cluster import (
+    ClusterRenderError,
+    bookkeeping_statements,
+    render,
+    render_statement,
+)
+from clickhouse.migrate import load, migrate
+
+CLUSTER = "{cluster}"
+TABLE_NAMES = {
+    "violations",
+    "camera_events",
+    "detections",
+    "cameras",
+    "dead_letters",
+    "alerts",
+    "sla_breaches",
+    "operator_rates",
+}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    path = tmp_path_factory.getbasetemp() / "chdb-store"
+    c = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+    yield c
+    c.close()
+
+
+def rendered() -> list[str]:
+    return [s for m in load() for s in render(m.statements, CLUSTER)]
+
+
+def created(statements: list[str]) -> dict[str, str]:
+    out = {}
+    for s in statements:
+        m = re.match(r"CREATE TABLE IF NOT EXISTS bk\.(\w+) ", s)
+        if m:
+            out[m.group(1)] = s
+    return out
+
+
+def test_without_a_cluster_the_migrations_run_unchanged():
+    for migration in load():
+        assert render(migration.statements, None) == list(migration.statements)
+
+
+def test_every_table_becomes_a_replicated_local_table_and_a_distributed_one_of_its_name():
+    tables = created(rendered())
+    assert set(tables) == TABLE_NAMES | {f"{t}_local" for t in TABLE_NAMES}
+    for name in TABLE_NAMES:
+        local = tables[f"{name}_local"]
+        assert re.search(
+            r"ENGINE = Replicated\w*MergeTree\('/clickhouse/tables/\{shard\}/\{database\}/"
+            r"\{table\}', '\{replica\}'",
+            local,
+        ), local
+        assert f"ENGINE = Distributed('{CLUSTER}', 'bk', '{name}_local', " in tables[name]
+
+
+def test_every_rendered_statement_runs_on_the_cluster():
+    for statement in rendered():
+        assert f"ON CLUSTER '{CLUSTER}'" in statement
+
+
+def test_the_local_table_keeps_the_engine_arguments_sorting_ttl_and_indexes():
+    local = created(rendered())
+    assert "'{replica}', version)" in local["violations_local"]
+    assert "INDEX idx_camera_id camera_id TYPE bloom_filter" in local["violations_local"]
+    det = local["detections_local"]
+    assert "'{replica}')\nPARTITION BY toDate(frame_ts)" in det
+    assert "TTL toDateTime(ingested_at) + INTERVAL 7 DAY" in det
+    assert "SETTINGS ttl_only_drop_parts = 1" in det
+
+
+def test_the_distributed_table_has_the_columns_and_no_skip_indexes():
+    dist = created(rendered())["violations"]
+    assert "violation_id String" in dist and "version      UInt64 DEFAULT" in dist
+    assert "INDEX" not in dist
+
+
+def test_rows_of_one_id_land_on_one_shard():
+    tables = created(rendered())
+    for name in ("violations", "camera_events", "detections", "cameras"):
+        assert tables[name].endswith("cityHash64(camera_id))")  # ids are per camera
+    assert tables["alerts"].endswith("cityHash64(alert_id))")
+    _local, orphan = render_statement(
+        "CREATE TABLE IF NOT EXISTS bk.other (a String, b UInt8) "
+        "ENGINE = ReplacingMergeTree ORDER BY (a, b)",
+        CLUSTER,
+    )
+    assert orphan.endswith("cityHash64(a, b))")  # the sorting key when none is listed
+
+
+def test_column_changes_reach_both_tables_other_alters_only_the_local_one():
+    add = render_statement("ALTER TABLE bk.violations ADD COLUMN IF NOT EXISTS x UInt8", CLUSTER)
+    assert add == [
+        "ALTER TABLE bk.violations_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS x UInt8",
+        "ALTER TABLE bk.violations ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS x UInt8",
+    ]
+    ttl = render_statement("ALTER TABLE bk.detections MODIFY TTL frame_ts + INTERVAL 1 DAY")
+    assert ttl == [
+        "ALTER TABLE bk.detections_local ON CLUSTER '{cluster}' "
+        "MODIFY TTL frame_ts + INTERVAL 1 DAY"
+    ]
+
+
+def test_a_statement_without_a_cluster_form_is_refused():
+    with pytest.raises(ClusterRenderError):
+        render_statement("INSERT INTO bk.cameras (camera_id) VALUES ('x')", CLUSTER)
+    with pytest.raises(ClusterRenderError):
+        render_statement("CREATE TABLE bk.m (a String) ENGINE = Memory", CLUSTER)
+
+
+def test_the_migrations_table_is_one_replicated_table_for_all_shards():
+    db, table = bookkeeping_statements("bk", "schema_migrations", CLUSTER)
+    assert db == "CREATE DATABASE IF NOT EXISTS bk ON CLUSTER '{cluster}'"
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}'" in table
+
+
+def test_the_cluster_ddl_parses(client):
+    statements = rendered() + bookkeeping_statements("bk", "schema_migrations", CLUSTER)
+    for statement in statements:
+        formatted = client.command("SELECT formatQuery({q:String})", parameters={"q": statement})
+        assert "ON CLUSTER" in formatted
+
+
+def test_the_single_node_form_creates_the_tables(client):
+    client.command("DROP DATABASE IF EXISTS bk SYNC")
+    migrate(client, cluster=None)
+    rows = client.query("SELECT name, engine FROM system.tables WHERE database = 'bk'")
+    engines = dict(rows.result_rows)
+    assert set(engines) >= TABLE_NAMES
+    assert all(engines[t] == "ReplacingMergeTree" for t in TABLE_NAMES)
+    client.command("DROP DATABASE IF EXISTS bk SYNC")
