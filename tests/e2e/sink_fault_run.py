@@ -89,8 +89,11 @@ def main(mode: str) -> None:
         client = store.connect(Settings(store_path=Path("store")))
         migrate(client)
         writer = StoreWriter(client)
-        records = [violation(i, "open") for i in range(EPISODES)]
-        records += [violation(i, "closed") for i in range(0, EPISODES, 2)]
+        # The outage needs more records than one consume call takes (10 000) to
+        # show that the sink stops reading while the store is down.
+        episodes = EPISODES * 10 if mode == "outage" else EPISODES
+        records = [violation(i, "open") for i in range(episodes)]
+        records += [violation(i, "closed") for i in range(0, episodes, 2)]
         group = f"sink-{uuid.uuid4().hex[:8]}"
         conf = {"bootstrap.servers": broker.bootstrap, "group.id": group}
         facts: dict = {}
@@ -126,7 +129,7 @@ def main(mode: str) -> None:
         elif mode == "outage":
             half = len(records) // 2
             produce(broker.bootstrap, records[:half])
-            outage = {"until": float("inf"), "failures": 0}
+            outage = {"until": float("-inf"), "failures": 0}
 
             def flaky_write(topic, batch):
                 if time.monotonic() < outage["until"]:

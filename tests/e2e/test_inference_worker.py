@@ -199,3 +199,44 @@ def test_records_reach_kafka_keyed_by_camera(model_file, clips):
         assert states[:2] == ["connecting", "streaming"] and states[-1] == "disconnected"
     finally:
         broker.stop()
+
+
+def test_eight_generated_videos_give_records_the_stream_app_turns_into_violations(
+    model_file, tmp_path
+):
+    """Issue 4's end-to-end check: worker records go through the camera pipeline."""
+    from schemas.records import TOPIC_VIOLATIONS, Violation
+    from stream_apps.camera_pipeline import CameraPipeline
+
+    cameras = []
+    for i in range(8):
+        clip = write_h264(tmp_path / f"cam{i}.mp4", seconds=16, fps=5, gop=5, width=96, height=96)
+        cameras.append({"camera_id": f"k2-c{i}", "url": str(clip), "fps": 2})
+    cams = tmp_path / "cameras.json"
+    cams.write_text(json.dumps(cameras))
+    pub = ListPublisher()
+    run_worker(
+        cams,
+        "unused:9092",
+        model=model_file,
+        worker_id="w-e2e",
+        batch_size=8,
+        queue_size=10_000,  # files decode faster than real time: keep every frame
+        ingest_params=FILES,
+        publisher=pub,
+        stop_event=threading.Event(),
+    )
+    pipeline = CameraPipeline()
+    outputs = []
+    for offset, (topic, value) in enumerate(pub.records):
+        outputs += pipeline.handle(topic, 0, offset, None, value)
+    assert pipeline.counters.dead_letters == 0
+    opened = [
+        decode(Violation, o.value)
+        for o in outputs
+        if o.topic == TOPIC_VIOLATIONS and decode(Violation, o.value).state == "open"
+    ]
+    # The centre model sees a mouse in every frame: one rodent episode per camera.
+    assert sorted(v.camera_id for v in opened if v.cls == "rodent") == [
+        f"k2-c{i}" for i in range(8)
+    ]
