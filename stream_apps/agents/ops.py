@@ -27,6 +27,12 @@ BREACHES_OPEN = Gauge(
     ["kind", "district"],
 )
 OPEN_ALERTS = Gauge("bk_alerts_open", "Alerts open in the ops engine")
+PRECISION = Gauge("bk_alert_precision", "Confirmed / (confirmed + false positive) alerts", ["cls"])
+TIMELY = Gauge(
+    "bk_timely_disposal_ratio",
+    "处置及时率: settled rectification clocks met in time",
+    ["district", "station"],
+)
 CLOCK = Gauge("bk_ops_clock_seconds", "Event-time clock of the ops app")
 
 
@@ -42,11 +48,22 @@ async def ops_agent(stream):
         await io.produce(outputs)
         await io.report(last)
         OPEN_ALERTS.set(pipeline.alerts.open_alerts())
-        BREACHES_OPEN.clear()
-        for (kind, district), n in pipeline.open_breach_counts().items():
-            BREACHES_OPEN.labels(kind, district).set(n)
+        export_gauges()
         if pipeline.clock > 0:
             CLOCK.set(pipeline.clock)
+
+
+def export_gauges() -> None:
+    """Refresh the gauges from the engines' state (cheap: a few dicts)."""
+    BREACHES_OPEN.clear()
+    for (kind, district), n in pipeline.open_breach_counts().items():
+        BREACHES_OPEN.labels(kind, district).set(n)
+    for cls, p in pipeline.alerts.precision(by="class").items():
+        if p.precision is not None:
+            PRECISION.labels(cls).set(p.precision)
+    for (district, station), t in pipeline.sla.timely_disposal_rate(by="station").items():
+        if t.rate is not None:
+            TIMELY.labels(district, station).set(t.rate)
 
 
 @app.page("/dispositions")
