@@ -210,10 +210,16 @@ class Stage:
         self.web_ports[proc.pid] = port
         return proc
 
-    def records_of(self, proc: subprocess.Popen) -> float:
-        """Input records a worker has processed, from its /metrics (bk_stream_records_total)."""
+    def records_of(self, proc: subprocess.Popen) -> float | None:
+        """Input records a worker has processed, from its /metrics (bk_stream_records_total).
+
+        None when the endpoint does not answer.
+        """
         url = f"http://127.0.0.1:{self.web_ports[proc.pid]}/metrics"
-        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        try:
+            text = urllib.request.urlopen(url, timeout=10).read().decode()
+        except OSError:
+            return None
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()

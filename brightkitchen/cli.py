@@ -43,6 +43,9 @@ def demo(
     minutes: float = typer.Option(2.0, min=0.1, help="wall-clock minutes to run"),
     speed: float = typer.Option(10.0, min=0.1, help="kitchen time per wall-clock time"),
     seed: int = typer.Option(7, help="simulator seed"),
+    source: str = typer.Option(
+        "simulator", help="simulator | video (a real inference worker on generated clips)"
+    ),
 ) -> None:
     """The whole pipeline on the embedded default with a simulated camera fleet."""
     from brightkitchen.demo import run_demo
@@ -50,7 +53,7 @@ def demo(
 
     settings = _settings()
     try:
-        code = run_demo(settings, console, cameras, minutes, speed, seed)
+        code = run_demo(settings, console, cameras, minutes, speed, seed, source)
     except (PipelineError, OSError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

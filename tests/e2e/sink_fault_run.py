@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,8 +29,7 @@ EPISODES = 1500
 BATCH_ROWS = 400
 OUTAGE_S = 4.0
 QUERY = (
-    "SELECT violation_id, state, toFloat64(ended_at) FROM bk.violations FINAL "
-    "ORDER BY violation_id"
+    "SELECT violation_id, state, toFloat64(ended_at) FROM bk.violations FINAL ORDER BY violation_id"
 )
 
 

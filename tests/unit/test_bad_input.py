@@ -12,8 +12,8 @@ the garbage gives exactly the answer it gives on a clean pipeline.
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import random
 from typing import Any
 
@@ -80,8 +80,15 @@ def frame(camera: str, ts: float, seq: int, dets: tuple[tuple[str, float], ...] 
 
 
 def status(camera: str, ts: float) -> dict:
-    return {"v": 1, "camera_id": camera, "ts": ts, "worker_id": "w1", "state": "streaming",
-            "fps": 1.0, "detail": ""}  # fmt: skip
+    return {
+        "v": 1,
+        "camera_id": camera,
+        "ts": ts,
+        "worker_id": "w1",
+        "state": "streaming",
+        "fps": 1.0,
+        "detail": "",
+    }
 
 
 def registry(camera: str) -> dict:
@@ -179,8 +186,16 @@ def malformed(draw, valid: dict) -> tuple[str, bytes]:
     text = dumps(record)
     kind = draw(
         st.sampled_from(
-            ["bytes", "truncated", "wrong_type", "missing", "unknown_field", "not_object",
-             "nan_text", "out_of_range"]  # fmt: skip
+            [
+                "bytes",
+                "truncated",
+                "wrong_type",
+                "missing",
+                "unknown_field",
+                "not_object",
+                "nan_text",
+                "out_of_range",
+            ]
         )
     )
     if kind == "bytes":
@@ -193,7 +208,9 @@ def malformed(draw, valid: dict) -> tuple[str, bytes]:
         record[field] = [[]] if bad is None and field in NULLABLE else bad
         value = dumps(record)
     elif kind == "missing":
-        required = sorted(k for k in record if k not in ("detail", "timezone", "active", "note", "watermark"))
+        required = sorted(
+            k for k in record if k not in ("detail", "timezone", "active", "note", "watermark")
+        )
         del record[draw(st.sampled_from(required))]
         value = dumps(record)
     elif kind == "unknown_field":
