@@ -13,6 +13,7 @@ instance with its own consumer group (see stream_apps/ops_pipeline.py).
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 
 import faust
@@ -21,6 +22,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from brightkitchen.settings import load
 
 settings = load()
+
+
+def broker_credentials() -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The BK_KAFKA_* security settings in Faust's form (the librdkafka clients use
+    Settings.kafka_client_config() for the same settings)."""
+    protocol = settings.kafka_security_protocol.upper()
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return None
 
 
 def make_app(app_id: str, web_port: int) -> faust.App:
@@ -45,12 +65,14 @@ def make_app(app_id: str, web_port: int) -> faust.App:
         web_port=web_port,
         web_bind=settings.web_bind,
         datadir=tempfile.mkdtemp(prefix="bk-faust-"),
+        broker_credentials=broker_credentials(),
     )
 
     @app.page("/metrics")
     async def metrics(web, request):
         """Prometheus metrics of this worker (scraped by infra/prometheus)."""
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset in content_type=; the header carries it.
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
 

@@ -7,6 +7,7 @@ records that carry the camera app's watermark.
 
 from __future__ import annotations
 
+import faust
 from prometheus_client import Gauge
 
 from schemas.records import TOPIC_DISPOSITIONS, encode
@@ -67,17 +68,20 @@ def export_gauges() -> None:
 
 
 @app.page("/dispositions")
-async def dispositions(web, request):
+class DispositionsView(faust.web.View):
     """POST one bk.dispositions.v1 record (bearer token): 202, 401, 413 or 422."""
-    if request.method != "POST":
-        return web.json({"error": "use POST"}, status=405)
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        return web.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    status, answer, record = accept_disposition(
-        request.headers.get("Authorization"), body, settings.dispositions_token
-    )
-    if record is not None:
-        await app.topic(TOPIC_DISPOSITIONS).send(key=record.alert_id, value=encode(record))
-    return web.json(answer, status=status)
+
+    async def get(self, request):
+        return self.json({"error": "use POST"}, status=405)
+
+    async def post(self, request):
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return self.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        status, answer, record = accept_disposition(
+            request.headers.get("Authorization"), body, settings.dispositions_token
+        )
+        if record is not None:
+            await app.topic(TOPIC_DISPOSITIONS).send(key=record.alert_id, value=encode(record))
+        return self.json(answer, status=status)

@@ -23,12 +23,6 @@ from stream_apps.dispositions_api import MAX_BODY_BYTES
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-7f3a"
-# Known bug, fix proposed in docs/reliability.md ("Open findings"); remove when fixed.
-POST_IS_405 = pytest.mark.xfail(
-    strict=True,
-    reason="bug in stream_apps/agents/ops.py: @app.page on a function maps GET only, so "
-    "POST /dispositions answers 405; fix: a faust.web.View subclass with `async def post`",
-)
 
 
 @pytest.fixture(scope="module")
@@ -110,44 +104,32 @@ def disposition(alert_id: str) -> bytes:
     ).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in stream_apps/app.py metrics(): web.bytes(content_type=CONTENT_TYPE_LATEST) "
-    "makes aiohttp raise 'charset must not be in content_type argument' (HTTP 500); fix: "
-    "web.bytes(generate_latest(), headers={'Content-Type': CONTENT_TYPE_LATEST})",
-)
 def test_metrics_are_served(ops_url):
     assert metrics_status(ops_url) == 200
 
 
-@POST_IS_405
 def test_a_missing_token_is_401(ops_url):
     assert post(ops_url, disposition("a-missing"), token=None)[0] == 401
 
 
-@POST_IS_405
 def test_a_wrong_token_is_401(ops_url):
     assert post(ops_url, disposition("a-wrong"), token="not-the-token")[0] == 401
 
 
-@POST_IS_405
 def test_a_body_that_is_not_a_disposition_is_422_naming_the_field(ops_url):
     status, answer = post(ops_url, json.dumps({"v": 1, "alert_id": "a1"}).encode())
     assert status == 422
     assert "missing required field" in answer["error"]
 
 
-@POST_IS_405
 def test_malformed_json_is_422(ops_url):
     assert post(ops_url, b'{"v": 1, "alert_id": ')[0] == 422
 
 
-@POST_IS_405
 def test_an_oversized_body_is_413(ops_url):
     assert post(ops_url, b" " * (MAX_BODY_BYTES + 1))[0] == 413
 
 
-@POST_IS_405
 def test_a_good_disposition_is_202_and_reaches_the_topic(ops_url, broker):
     alert_id = f"a-{uuid.uuid4().hex[:8]}"
     status, answer = post(ops_url, disposition(alert_id))

@@ -9,10 +9,12 @@ fixed sleeps.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -123,22 +125,12 @@ def processes() -> Iterator[list[subprocess.Popen]]:
             p.kill()
 
 
-def test_an_open_sla_breach_reaches_the_oncall_webhook(tmp_path, processes):
+def start_paging(tmp_path: Path, processes: list, scrape_port: int) -> Webhook:
+    """Alertmanager and Prometheus on loopback, scraping ``scrape_port``; the webhook they page."""
     webhook = Webhook()
-    registry = CollectorRegistry()
-    breaches = Gauge(
-        "bk_sla_breaches_open",
-        "Breaches of unresolved alerts",
-        ["kind", "district"],
-        registry=registry,
-    )
-    breaches.labels(kind="verify_overdue", district="武侯区").set(2)
-    exporter_port = free_port()
-    exporter, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
-
     am_port, prom_port = free_port(), free_port()
     (tmp_path / "am.yml").write_text(yaml.safe_dump(render_alertmanager(webhook.url)))
-    prom = render_prometheus(exporter_port, am_port, tmp_path / "rules.yml")
+    prom = render_prometheus(scrape_port, am_port, tmp_path / "rules.yml")
     (tmp_path / "prom.yml").write_text(yaml.safe_dump(prom))
     log = (tmp_path / "processes.log").open("w")
     processes.append(
@@ -168,18 +160,38 @@ def test_an_open_sla_breach_reaches_the_oncall_webhook(tmp_path, processes):
         )
     )
     wait_until_ready(prom_port, "/-/ready", processes[-1])
+    return webhook
+
+
+def firing_alerts(webhook: Webhook, tmp_path: Path, timeout: float = 60) -> tuple[dict, list]:
+    """The first webhook message with firing alerts, and those alerts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, (tmp_path / "processes.log").read_text()[-3000:]
+        try:
+            message = webhook.received.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        firing = [a for a in message["alerts"] if a["status"] == "firing"]
+        if firing:
+            return message, firing
+
+
+def test_an_open_sla_breach_reaches_the_oncall_webhook(tmp_path, processes):
+    registry = CollectorRegistry()
+    breaches = Gauge(
+        "bk_sla_breaches_open",
+        "Breaches of unresolved alerts",
+        ["kind", "district"],
+        registry=registry,
+    )
+    breaches.labels(kind="verify_overdue", district="武侯区").set(2)
+    exporter_port = free_port()
+    exporter, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
+    webhook = start_paging(tmp_path, processes, exporter_port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, (tmp_path / "processes.log").read_text()[-3000:]
-            try:
-                message = webhook.received.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            firing = [a for a in message["alerts"] if a["status"] == "firing"]
-            if firing:
-                break
+        message, firing = firing_alerts(webhook, tmp_path)
         alert = firing[0]
         assert alert["labels"]["alertname"] == "BkSlaBreachOpen"
         assert alert["labels"]["severity"] == "page"
@@ -191,3 +203,36 @@ def test_an_open_sla_breach_reaches_the_oncall_webhook(tmp_path, processes):
         webhook.close()
         exporter.shutdown()
         exporter.server_close()
+
+
+def test_a_breach_in_a_replay_pages_from_the_running_pipeline(tmp_path, processes):
+    """The real ops worker's /metrics, after a replay of the SLA holiday scenario."""
+    from brightkitchen import sla_scenario
+
+    feed = tmp_path / "sla.jsonl"
+    sla_scenario.write(feed)
+    ops_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
+    env |= {"BK_OPS_WEB_PORT": str(ops_port), "BK_STORE_PATH": str(tmp_path / "store")}
+    driver = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("hold_pipeline.py")), str(feed)],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "driver.log").open("w"),
+        text=True,
+    )
+    processes.append(driver)
+    assert driver.stdout.readline().strip() == "READY", (tmp_path / "driver.log").read_text()
+    webhook = start_paging(tmp_path, processes, ops_port)
+    try:
+        _, firing = firing_alerts(webhook, tmp_path, timeout=90)
+        kinds = {
+            a["labels"]["kind"] for a in firing if a["labels"]["alertname"] == "BkSlaBreachOpen"
+        }
+        assert kinds <= {"verify_overdue", "rectify_overdue", "yellow_card", "escalated"}
+        assert kinds and {a["labels"]["district"] for a in firing} == {"河西区"}
+    finally:
+        webhook.close()
+        driver.stdin.close()

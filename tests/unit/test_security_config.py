@@ -149,17 +149,19 @@ def test_the_inference_worker_producer_is_secured(secure_settings, fake_kafka):
     assert built["acks"] == "all" and built["enable.idempotence"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stream_apps/app.py make_app() passes no broker_credentials to faust.App, so the "
-    "Faust workers connect without SASL/TLS; fix proposed in docs/reliability.md",
-)
 def test_the_faust_apps_get_the_broker_credentials(secure_settings, monkeypatch):
     from stream_apps import app as faust_app
 
-    monkeypatch.setattr(faust_app, "settings", secure_settings)
+    import certifi
+
+    # The TLS context loads the CA file for real: give it one that exists.
+    secure = secure_settings.model_copy(update={"kafka_ssl_cafile": certifi.where()})
+    monkeypatch.setattr(faust_app, "settings", secure)
     made = faust_app.make_app("bk-security-test", free_port())
-    assert made.conf.broker_credentials is not None
+    creds = made.conf.broker_credentials
+    assert creds is not None
+    assert (creds.username, creds.password) == ("bk-stream", SECRET)
+    assert creds.ssl_context is not None
 
 
 # -- ClickHouse ------------------------------------------------------------------
