@@ -150,9 +150,9 @@ def test_the_inference_worker_producer_is_secured(secure_settings, fake_kafka):
 
 
 def test_the_faust_apps_get_the_broker_credentials(secure_settings, monkeypatch):
-    from stream_apps import app as faust_app
-
     import certifi
+
+    from stream_apps import app as faust_app
 
     # The TLS context loads the CA file for real: give it one that exists.
     secure = secure_settings.model_copy(update={"kafka_ssl_cafile": certifi.where()})
