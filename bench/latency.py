@@ -43,6 +43,7 @@ from brightkitchen.settings import Settings
 from schemas.records import TOPIC_DETECTIONS, TOPIC_REGISTRY, TOPIC_VIOLATIONS, Violation, decode
 
 LATENESS_S = 5.0
+STORE = Path(tempfile.mkdtemp(prefix="bk-latency-store-"))
 
 
 class Observer:
@@ -136,7 +137,8 @@ def _run(args, records) -> tuple[float, list[tuple]]:
     registry = [r for r in records if r[1] == TOPIC_REGISTRY]
     feed = [r for r in records if r[1] != TOPIC_REGISTRY]
     workdir = Path(tempfile.mkdtemp(prefix="bk-latency-"))
-    settings = Settings(store_path=workdir / "store", partitions=args.partitions)
+    # chdb opens one store path per process: every variant of this run shares it.
+    settings = Settings(store_path=STORE, partitions=args.partitions)
     observer = Observer()
     published = Published()
     phases: list[tuple[str, float, float, float, int]] = []  # name, rate, t0, t1, records
