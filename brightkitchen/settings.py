@@ -83,11 +83,11 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, description="camera app web server port (metrics)")
     web_bind: str = Field("0.0.0.0", description="address the stream apps' web servers bind")
     batch_max: int = Field(2000, ge=1, description="records per stream batch")
-    batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
+    batch_within_s: float = Field(0.05, gt=0, description="max wait to fill a batch")
     sink_batch_rows: int = Field(50_000, ge=1, description="rows per store insert")
-    sink_flush_s: float = Field(1.0, gt=0, description="max age of a sink batch")
+    sink_flush_s: float = Field(0.2, gt=0, description="max age of a sink batch")
     checkpoint_interval_s: float = Field(
-        10.0, gt=0, description="how often changed engine state is checkpointed (wall clock)"
+        30.0, gt=0, description="how often changed engine state is checkpointed (wall clock)"
     )
     live_clock_lag_s: float | None = Field(
         None,

@@ -20,7 +20,7 @@ from math import inf
 from prometheus_client import Counter
 
 from schemas.records import TOPIC_CAMERA_STATUS, TOPIC_DETECTIONS, TOPIC_REGISTRY
-from stream_apps.agents.io import ShellIO
+from stream_apps.agents.io import ShellIO, fatal
 from stream_apps.app import make_app, settings
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
 from stream_apps.partition_reader import read_latest, read_range
@@ -40,26 +40,29 @@ last_checkpoint: dict[int, float] = {}
 
 @app.agent(inputs)
 async def camera_agent(stream):
-    async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-        outputs = []
-        last: dict[tuple[str, int], int] = {}
-        for event in batch:
-            msg = event.message
-            tp = (msg.topic, msg.partition)
-            if tp not in verified:
-                outputs += await catch_up(msg.topic, msg.partition, msg.offset)
-            outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-            last[tp] = msg.offset
-            RECORDS.labels(msg.topic).inc()
-        for partition in {p for _, p in last}:
-            outputs += pipeline.advance(partition)
-        now = time.monotonic()
-        for partition in {p for _, p in last}:
-            if now - last_checkpoint.get(partition, 0.0) >= settings.checkpoint_interval_s:
-                outputs += pipeline.checkpoint(partition)
-                last_checkpoint[partition] = now
-        await io.produce(outputs)
-        await io.report(last, watermarks(last))
+    try:
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            outputs = []
+            last: dict[tuple[str, int], int] = {}
+            for event in batch:
+                msg = event.message
+                tp = (msg.topic, msg.partition)
+                if tp not in verified:
+                    outputs += await catch_up(msg.topic, msg.partition, msg.offset)
+                outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+                last[tp] = msg.offset
+                RECORDS.labels(msg.topic).inc()
+            for partition in {p for _, p in last}:
+                outputs += pipeline.advance(partition)
+            now = time.monotonic()
+            for partition in {p for _, p in last}:
+                if now - last_checkpoint.get(partition, 0.0) >= settings.checkpoint_interval_s:
+                    outputs += pipeline.checkpoint(partition)
+                    last_checkpoint[partition] = now
+            await io.produce(outputs)
+            await io.report(last, watermarks(last))
+    except Exception:
+        fatal("cameras")
 
 
 async def catch_up(topic: str, partition: int, offset: int) -> list:

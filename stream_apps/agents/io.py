@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Iterable
 
 from prometheus_client import Counter
@@ -10,6 +12,7 @@ from prometheus_client import Counter
 from schemas.records import TOPIC_DLQ, TOPIC_PROGRESS, Progress, encode
 from stream_apps.dlq import Output
 
+log = logging.getLogger(__name__)
 OUTPUTS = Counter("bk_stream_outputs_total", "Output records produced", ["app", "topic"])
 DEAD_LETTERS = Counter("bk_dlq_records_total", "Records sent to the DLQ", ["app"])
 
@@ -64,3 +67,15 @@ class ShellIO:
                 watermark=watermarks.get((topic, partition)),
             )
             await self.app.topic(TOPIC_PROGRESS).send(key=f"{topic}/{partition}", value=encode(msg))
+
+
+def fatal(app_name: str) -> None:
+    """An agent failed: end the worker process so its supervisor restarts it.
+
+    Faust would keep the process alive with the agent dead, consuming nothing;
+    a restart resumes from the last checkpoint and commit, which is safe
+    (at-least-once, idempotent ids).
+    """
+    log.critical("the %s agent crashed; stopping the worker", app_name, exc_info=True)
+    logging.shutdown()
+    os._exit(70)

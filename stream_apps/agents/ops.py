@@ -11,7 +11,7 @@ import faust
 from prometheus_client import Gauge
 
 from schemas.records import TOPIC_DISPOSITIONS, encode
-from stream_apps.agents.io import ShellIO
+from stream_apps.agents.io import ShellIO, fatal
 from stream_apps.app import make_app, settings
 from stream_apps.calendar_loader import load_calendar
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
@@ -39,19 +39,22 @@ CLOCK = Gauge("bk_ops_clock_seconds", "Event-time clock of the ops app")
 
 @app.agent(inputs)
 async def ops_agent(stream):
-    async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-        outputs = []
-        last: dict[tuple[str, int], int] = {}
-        for event in batch:
-            msg = event.message
-            outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-            last[(msg.topic, msg.partition)] = msg.offset
-        await io.produce(outputs)
-        await io.report(last)
-        OPEN_ALERTS.set(pipeline.alerts.open_alerts())
-        export_gauges()
-        if pipeline.clock > 0:
-            CLOCK.set(pipeline.clock)
+    try:
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            outputs = []
+            last: dict[tuple[str, int], int] = {}
+            for event in batch:
+                msg = event.message
+                outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+                last[(msg.topic, msg.partition)] = msg.offset
+            await io.produce(outputs)
+            await io.report(last)
+            OPEN_ALERTS.set(pipeline.alerts.open_alerts())
+            export_gauges()
+            if pipeline.clock > 0:
+                CLOCK.set(pipeline.clock)
+    except Exception:
+        fatal("ops")
 
 
 def export_gauges() -> None:
