@@ -21,6 +21,8 @@ schemas_app = typer.Typer(no_args_is_help=True, help="Wire schemas.")
 app.add_typer(schemas_app, name="schemas")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record dispositions.")
 app.add_typer(alerts_app, name="alerts")
+grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards and alert rules.")
+app.add_typer(grafana_app, name="grafana")
 console = Console(stderr=True)
 
 
@@ -310,6 +312,32 @@ def board(
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")
+
+
+@grafana_app.command("push")
+def grafana_push(
+    url: str = typer.Option(..., help="Grafana base URL, e.g. https://grafana.city.gov.cn"),
+    token: str = typer.Option(
+        ..., envvar="BK_GRAFANA_TOKEN", help="service-account token (or BK_GRAFANA_TOKEN)"
+    ),
+) -> None:
+    """Publish the committed dashboards and alert rules through Grafana's API."""
+    from grafana_client import GrafanaApi
+
+    from brightkitchen.grafana_push import PushError, push
+
+    api = GrafanaApi.from_url(url, credential=token)
+    try:
+        report = push(api, progress=lambda s: console.print(f"  {s}"))
+    except PushError as exc:
+        raise _fail(str(exc), 2) from None
+    except Exception as exc:  # the client's errors carry Grafana's answer
+        raise _fail(f"Grafana at {url}: {exc}") from None
+    console.print(
+        f"pushed {len(report.dashboards)} dashboards, {len(report.rules)} alert rules, "
+        f"{len(report.contact_points)} contact points"
+        + (", notification policy" if report.policy else "")
+    )
 
 
 @schemas_app.command("export")

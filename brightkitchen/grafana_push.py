@@ -1,0 +1,126 @@
+"""`brightkitchen grafana push`: publish the committed boards and alerting through Grafana's API.
+
+Where Grafana reads ``grafana/provisioning/`` from disk nothing needs
+pushing; this is for a Grafana that is already running (a managed one, or one
+whose provisioning folder the team does not control). It sends exactly what
+the files hold, through the maintained ``grafana-client`` package:
+
+- every ``grafana/dashboards/*.json`` into the folder ``BrightKitchen``
+  (overwriting the previous version);
+- every alert rule of ``provisioning/alerting/rules.yaml`` (updated by uid,
+  created when new; a new group gets Grafana's default 1 m interval, the
+  files' interval), every contact point, and the notification policy tree.
+
+File provisioning interpolates ``$__env{NAME}``; the API does not, so those
+are filled in from this process's environment (a missing one is an error that
+names it, rather than a webhook posting to an empty URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GRAFANA_DIR = Path(__file__).resolve().parents[1] / "grafana"
+FOLDER_UID = "brightkitchen"
+FOLDER_TITLE = "BrightKitchen"
+_ENV = re.compile(r"\$__env\{(\w+)\}")
+
+
+class PushError(RuntimeError):
+    """The push could not be done; the message names what is missing."""
+
+
+@dataclass
+class PushReport:
+    dashboards: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    contact_points: list[str] = field(default_factory=list)
+    policy: bool = False
+
+
+def _interpolate(value: Any, env: dict[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in env:
+                raise PushError(f"environment variable {m.group(1)} is not set")
+            return env[m.group(1)]
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, list):
+        return [_interpolate(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env) for k, v in value.items()}
+    return value
+
+
+def _load_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise PushError(f"{path} is missing: run `python -m grafana.build`")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def push(
+    api: Any,
+    grafana_dir: Path = GRAFANA_DIR,
+    env: dict[str, str] | None = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> PushReport:
+    """Push boards, rules, contact points and policies with a ``GrafanaApi``."""
+    env = dict(os.environ) if env is None else env
+    report = PushReport()
+    try:
+        api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
+        progress(f"created folder {FOLDER_TITLE}")
+    except Exception as exc:  # already there: Grafana answers 409/412
+        if "409" not in str(exc) and "412" not in str(exc) and "exists" not in str(exc):
+            raise
+    for path in sorted((grafana_dir / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text(encoding="utf-8"))
+        board.pop("id", None)
+        api.dashboard.update_dashboard(
+            {"dashboard": board, "folderUid": FOLDER_UID, "overwrite": True}
+        )
+        report.dashboards.append(board["uid"])
+        progress(f"dashboard {board['uid']}")
+    alerting = grafana_dir / "provisioning" / "alerting"
+    rules = _interpolate(_load_yaml(alerting / "rules.yaml"), env)
+    for group in rules.get("groups", []):
+        for rule in group["rules"]:
+            body = {**rule, "folderUID": FOLDER_UID, "ruleGroup": group["name"]}
+            body["orgID"] = group.get("orgId", 1)
+            try:
+                api.alertingprovisioning.update_alertrule(rule["uid"], body)
+            except Exception as exc:
+                if "404" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+                api.alertingprovisioning.create_alertrule(body)
+            report.rules.append(rule["uid"])
+            progress(f"alert rule {rule['uid']}")
+    points = _interpolate(_load_yaml(alerting / "contact-points.yaml"), env)
+    for point in points.get("contactPoints", []):
+        for receiver in point["receivers"]:
+            body = {**receiver, "name": point["name"]}
+            try:
+                api.alertingprovisioning.update_contactpoint(receiver["uid"], body)
+            except Exception as exc:
+                if "404" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+                api.alertingprovisioning.create_contactpoint(body)
+            report.contact_points.append(receiver["uid"])
+            progress(f"contact point {receiver['uid']}")
+    policies = _interpolate(_load_yaml(alerting / "policies.yaml"), env).get("policies", [])
+    if policies:
+        tree = {k: v for k, v in policies[0].items() if k != "orgId"}
+        api.alertingprovisioning.set_notification_policy_tree(tree)
+        report.policy = True
+        progress("notification policy tree")
+    return report
