@@ -68,6 +68,16 @@ def _load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def _upsert(update: Callable, create: Callable, uid: str, body: dict) -> None:
+    """Update the object with ``uid``; create it when Grafana does not know it (404)."""
+    try:
+        update(uid, body)
+    except Exception as exc:
+        if "404" not in str(exc) and "not found" not in str(exc).lower():
+            raise
+        create(body)
+
+
 def push(
     api: Any,
     grafana_dir: Path = GRAFANA_DIR,
@@ -97,24 +107,24 @@ def push(
         for rule in group["rules"]:
             body = {**rule, "folderUID": FOLDER_UID, "ruleGroup": group["name"]}
             body["orgID"] = group.get("orgId", 1)
-            try:
-                api.alertingprovisioning.update_alertrule(rule["uid"], body)
-            except Exception as exc:
-                if "404" not in str(exc) and "not found" not in str(exc).lower():
-                    raise
-                api.alertingprovisioning.create_alertrule(body)
+            _upsert(
+                api.alertingprovisioning.update_alertrule,
+                api.alertingprovisioning.create_alertrule,
+                rule["uid"],
+                body,
+            )
             report.rules.append(rule["uid"])
             progress(f"alert rule {rule['uid']}")
     points = _interpolate(_load_yaml(alerting / "contact-points.yaml"), env)
     for point in points.get("contactPoints", []):
         for receiver in point["receivers"]:
             body = {**receiver, "name": point["name"]}
-            try:
-                api.alertingprovisioning.update_contactpoint(receiver["uid"], body)
-            except Exception as exc:
-                if "404" not in str(exc) and "not found" not in str(exc).lower():
-                    raise
-                api.alertingprovisioning.create_contactpoint(body)
+            _upsert(
+                api.alertingprovisioning.update_contactpoint,
+                api.alertingprovisioning.create_contactpoint,
+                receiver["uid"],
+                body,
+            )
             report.contact_points.append(receiver["uid"])
             progress(f"contact point {receiver['uid']}")
     policies = _interpolate(_load_yaml(alerting / "policies.yaml"), env).get("policies", [])

@@ -19,17 +19,6 @@ FORMAT_TIMESERIES = 0
 FORMAT_TABLE = 1
 
 SCHEMA_VERSION = 39
-VIOLATION_CLASSES = (
-    "no_hat",
-    "no_mask",
-    "no_uniform",
-    "no_gloves",
-    "smoking",
-    "phone_use",
-    "trash_uncovered",
-    "rodent",
-    "animal",
-)
 CAMERA_EVENT_KINDS = ("offline", "frozen", "blurred", "dark", "angle_changed")
 GRADE_COLOURS = {"A": "green", "B": "yellow", "C": "orange", "D": "red"}
 

@@ -1,5 +1,7 @@
-"""A stream worker killed with SIGKILL mid-stream and restarted loses nothing and
-raises nothing twice: the stored results equal those of an undisturbed run."""
+"""A camera worker killed with SIGKILL mid-stream loses nothing and raises nothing
+twice: the stored violations, camera events and alerts equal those of an
+undisturbed run — whether the worker is restarted, or a second worker in the
+group takes its partitions over (a rebalance)."""
 
 from __future__ import annotations
 
@@ -14,19 +16,24 @@ import pytest
 from inference_workers.simulator import FleetConfig, write_replay
 
 pytestmark = pytest.mark.e2e
-HERE = Path(__file__).parent
+DRIVER = Path(__file__).with_name("fault_run.py")
 
 
-def run(args: list[str], workdir: Path) -> subprocess.CompletedProcess:
+def drive(feed: Path, mode: str, fraction: float, workdir: Path) -> tuple[dict, str]:
+    """(what was stored, the driver's stderr)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
-    # Checkpoint often so a kill lands between checkpoints and commits alike.
-    env["BK_CHECKPOINT_INTERVAL_S"] = "1"
+    env["BK_CHECKPOINT_INTERVAL_S"] = "1"  # a kill lands between checkpoints and commits
     done = subprocess.run(
-        [sys.executable, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=400
+        [sys.executable, str(DRIVER), str(feed), mode, str(fraction)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    return json.loads(done.stdout), done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +45,25 @@ def feed(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def undisturbed(feed, tmp_path_factory) -> dict:
-    done = run([str(HERE / "crash_run.py"), str(feed), "2.0"], tmp_path_factory.mktemp("calm"))
-    return json.loads(done.stdout)
+    return drive(feed, "restart", 2.0, tmp_path_factory.mktemp("calm"))[0]
 
 
-def test_the_undisturbed_run_has_events_to_lose(undisturbed):
+def test_the_undisturbed_run_has_events_and_alerts_to_lose(undisturbed):
     assert len(undisturbed["violations"]) >= 5
     assert len(undisturbed["camera_events"]) >= 3
+    assert len(undisturbed["alerts"]) >= 3
 
 
 @pytest.mark.parametrize("fraction", [0.35, 0.7])
 def test_kill_9_and_restart_gives_the_undisturbed_result(feed, undisturbed, tmp_path, fraction):
-    done = run([str(HERE / "crash_run.py"), str(feed), str(fraction)], tmp_path)
-    assert "killed at" in done.stderr
-    assert json.loads(done.stdout) == undisturbed
+    stored, log = drive(feed, "restart", fraction, tmp_path)
+    assert "killed a camera worker (restart)" in log
+    assert stored == undisturbed
+
+
+def test_killing_one_of_two_workers_mid_stream_gives_the_undisturbed_result(
+    feed, undisturbed, tmp_path
+):
+    stored, log = drive(feed, "rebalance", 0.4, tmp_path)
+    assert "killed a camera worker (rebalance)" in log
+    assert stored == undisturbed

@@ -1,9 +1,14 @@
-"""Replay a feed through two camera workers in one group; SIGKILL one mid-stream.
+"""Replay a feed while a camera worker dies with SIGKILL mid-stream; print what was stored.
 
-Run as a subprocess by test_rebalance.py (the embedded store is one chdb path
-per process). The survivor takes the dead worker's partitions (a rebalance),
-restores their checkpoints and finishes alone. Prints what was stored.
-Usage: python rebalance_run.py FEED.jsonl KILL_FRACTION (above 1: no kill)
+Run as a subprocess by test_crash_recovery.py (the embedded store is one chdb
+path per process). Modes:
+
+- ``restart``: the only camera worker is killed and a new one started in the
+  same consumer group (it restores the checkpoints and re-reads the gap);
+- ``rebalance``: two camera workers share the partitions and one is killed;
+  the survivor takes its partitions over.
+
+Usage: python fault_run.py FEED.jsonl MODE KILL_FRACTION (above 1: no kill)
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ QUERIES = {
 SECOND = "cameras-2"
 
 
-def main(feed: Path, kill_fraction: float) -> None:
+def main(feed: Path, mode: str, kill_fraction: float) -> None:
     with PipelineRuntime(load()) as rt:
-        # A second camera worker in the same consumer group: the partitions split.
-        rt.workers[SECOND] = rt._spawn_worker("cameras")
+        if mode == "rebalance":
+            # A second camera worker in the same consumer group: the partitions split.
+            rt.workers[SECOND] = rt._spawn_worker("cameras")
         envelopes = [env for _, env in read_envelopes(feed)]
         for env in envelopes:
             if env.topic == TOPIC_REGISTRY:
@@ -48,12 +54,16 @@ def main(feed: Path, kill_fraction: float) -> None:
         def kill_midway(left: dict) -> None:
             nonlocal killed
             done = total - sum(left.values())
-            if not killed and done >= kill_fraction * total:
+            if killed or done < kill_fraction * total:
+                return
+            if mode == "rebalance":
                 worker = rt.workers.pop(SECOND)  # no longer expected to be alive
                 worker.kill()
                 worker.wait()
-                killed = True
-                print(f"killed the second worker at {done}/{total}", file=sys.stderr)
+            else:
+                rt.restart_worker("cameras")
+            killed = True
+            print(f"killed a camera worker ({mode}) at {done}/{total}", file=sys.stderr)
 
         rt.wait_until(rt.unprocessed, "the stream apps", on_tick=kill_midway)
         assert killed or kill_fraction > 1, "the stream finished before the kill"
@@ -63,4 +73,4 @@ def main(feed: Path, kill_fraction: float) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), float(sys.argv[2]))
+    main(Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]))
