@@ -1,14 +1,14 @@
-"""The whole pipeline as one object: broker, store, stream worker, sink.
+"""The whole pipeline as one object: broker, store, stream workers, sink.
 
 ``demo`` and ``replay`` both run inside a :class:`PipelineRuntime`: it starts
 what the settings leave unconfigured (the embedded Tansu broker, the chdb
-store), a Faust stream worker as a child process and the sink in a thread of
-this process (the one that owns the embedded store), and stops all of them on
-exit.
+store), the two Faust apps (``cameras`` and ``ops``) as child processes and
+the sink in a thread of this process (the one that owns the embedded store),
+and stops all of them on exit.
 
 Completion is decided by counting, never by consumer lag (Tansu's high
 watermark can trail the log): the publisher records the offset of every record
-it sent, the stream app reports the offsets it has processed and the outputs
+it sent, each stream app reports the offsets it has processed and the outputs
 it produced (``bk.progress.v1``), and the sink reports what it has stored.
 """
 
@@ -129,8 +129,6 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         self.observe = observe
         self.log = log
         self.start_worker = settings.embedded_broker if start_worker is None else start_worker
-        # Stream apps whose progress this runtime waits for.
-        self.apps = STREAM_APPS
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
         self.broker: EmbeddedBroker | None = None
         self.workers: dict[str, subprocess.Popen] = {}
@@ -318,18 +316,16 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 (app, tp, offset)
                 for tp, offset in self.sent.items()
                 for app in CONSUMERS.get(tp[0], ())
-                if app in self.apps
             ]
-            if "ops" in self.apps:
-                wanted += [
-                    ("ops", tp, offset)
-                    for tp, offset in progress.outputs.items()
-                    if tp[0] in OPS_FROM_CAMERAS
-                ]
-                wanted += [
-                    ("ops", (TOPIC_PROGRESS, part), offset)
-                    for part, offset in progress.camera_marks.items()
-                ]
+            wanted += [
+                ("ops", tp, offset)
+                for tp, offset in progress.outputs.items()
+                if tp[0] in OPS_FROM_CAMERAS
+            ]
+            wanted += [
+                ("ops", (TOPIC_PROGRESS, part), offset)
+                for part, offset in progress.camera_marks.items()
+            ]
             for app, (topic, part), offset in wanted:
                 done = progress.processed.get((app, topic, part), -1)
                 if done < offset:
