@@ -224,6 +224,34 @@ def worker(
     console.print(f"worker stopped: {stats}")
 
 
+@app.command()
+def deepstream(
+    topic: str = typer.Option(..., help="topic nvmsgbroker publishes DeepStream payloads to"),
+    frame_size: str = typer.Option("1920x1080", help="source frame size, WIDTHxHEIGHT"),
+) -> None:
+    """Bridge DeepStream nvmsgconv payloads (minimal or full schema) to bk.detections.v1."""
+    from inference_workers.deepstream import DeepStreamAdapter, run_bridge
+
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: the bridge reads DeepStream's broker", 2)
+    try:
+        width, height = (int(x) for x in frame_size.lower().split("x"))
+    except ValueError:
+        raise _fail(f"--frame-size {frame_size!r} is not WIDTHxHEIGHT", 2) from None
+    logging.basicConfig(level=logging.INFO)
+    try:
+        counts = run_bridge(
+            settings.kafka_bootstrap,
+            topic,
+            DeepStreamAdapter(default_frame_size=(width, height)),
+            settings.kafka_client_config(),
+        )
+    except KeyboardInterrupt:
+        return
+    console.print(f"bridge stopped: {counts}")
+
+
 @app.command(name="migrate")
 def migrate_cmd() -> None:
     """Apply pending ClickHouse migrations to the configured store."""
