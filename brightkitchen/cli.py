@@ -147,7 +147,13 @@ def query(sql: str = typer.Argument(..., help="a read-only SQL query")) -> None:
             settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0},
         )
     except Exception as exc:
-        raise _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from None
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        if "UNKNOWN_DATABASE" in message:
+            message += (
+                f" — the {store.describe(settings)} holds no data yet: "
+                "run `brightkitchen demo` or `brightkitchen replay` first"
+            )
+        raise _fail(message) from None
     sys.stdout.write(out.decode("utf-8"))
 
 
