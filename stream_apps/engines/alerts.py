@@ -39,13 +39,13 @@ from typing import Any
 
 from schemas.records import (
     SCHEMA_VERSION,
+    Alert,
     CameraEvent,
     Disposition,
     Record,
     RegistryEntry,
     Violation,
 )
-from stream_apps.engines.outputs_ops import Alert
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 # Tie-break of two verdicts at the same instant: the stronger finding wins.

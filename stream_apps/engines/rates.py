@@ -52,12 +52,14 @@ from schemas.records import (
     SCHEMA_VERSION,
     CameraEvent,
     CameraStatus,
+    ClassRate,
     FrameDetections,
+    OperatorRate,
     Record,
     RegistryEntry,
+    SlaBreach,
     Violation,
 )
-from stream_apps.engines.outputs_ops import ClassRate, OperatorRate, SlaBreach
 
 GRADES = ("A", "B", "C", "D")
 DEFAULT_COLOURS = {"A": "green", "B": "yellow", "C": "orange", "D": "red"}

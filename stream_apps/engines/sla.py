@@ -41,8 +41,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from schemas.records import SCHEMA_VERSION, Disposition, Record
-from stream_apps.engines.outputs_ops import Alert, SlaBreach
+from schemas.records import SCHEMA_VERSION, Alert, Disposition, Record, SlaBreach
 
 BREACH_KINDS: tuple[str, ...] = ("verify_overdue", "rectify_overdue", "yellow_card", "escalated")
 RESOLVING_ACTIONS = frozenset({"rectified", "closed", "false_positive"})

@@ -7,8 +7,7 @@ import json
 import msgspec
 import pytest
 
-from schemas.records import CameraEvent, Evidence, RegistryEntry, Violation
-from stream_apps.engines.outputs_ops import SlaBreach
+from schemas.records import CameraEvent, Evidence, RegistryEntry, SlaBreach, Violation
 from stream_apps.engines.rates import GradingParams, RateEngine, RateParams
 
 T0 = 1_793_577_600.0  # 2026-11-02 00:00 UTC, on every bucket boundary

@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from schemas.records import Disposition
-from stream_apps.engines.outputs_ops import Alert
+from schemas.records import Alert, Disposition
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar, breach_id
 
 CST = timezone(timedelta(hours=8))
