@@ -88,12 +88,15 @@ def bench_preprocess(device: str, batches: list[int]) -> list[tuple[str, str, fl
     return rows
 
 
-def bench_model(model: Path, device: str, batches: list[int]) -> list[tuple[str, str, float]]:
+def bench_model(
+    model: Path, device: str, batches: list[int], compile: str = "off"
+) -> list[tuple[str, str, float]]:
     import torch
 
     from inference_workers.backends import load_detector
 
-    det = load_detector(model, device=device)
+    det = load_detector(model, device=device, compile=compile)
+    mode = "" if compile == "off" else f" ({compile})"
     rows = []
     for b in batches:
         x = torch.rand(b, 3, det.input_size, det.input_size, device=det.device)
@@ -103,7 +106,8 @@ def bench_model(model: Path, device: str, batches: list[int]) -> list[tuple[str,
             if det.device.type == "cuda":
                 torch.cuda.synchronize()
 
-        rows.append((device, f"model {det.name} {det.input_size}px, batch {b}", b / _timeit(run)))
+        stage = f"model {det.name}{mode} {det.input_size}px, batch {b}"
+        rows.append((device, stage, b / _timeit(run)))
     return rows
 
 
@@ -171,6 +175,12 @@ def main() -> None:
     ap.add_argument("--batches", default="1,4,8,16")
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic clip")
+    ap.add_argument(
+        "--compile",
+        default="off",
+        help="PyTorch models: compile modes to compare on the model stage, e.g. "
+        "off,compile,cuda-graph (cuda-graph runs on CUDA only)",
+    )
     args = ap.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     model = args.model or default_model()
@@ -185,7 +195,10 @@ def main() -> None:
         rows = bench_decode(clip)
         for dev in devices:
             rows += bench_preprocess(dev, batches)
-            rows += bench_model(model, dev, batches)
+            for mode in args.compile.split(","):
+                if mode == "cuda-graph" and dev != "cuda":
+                    continue
+                rows += bench_model(model, dev, batches, mode)
             rows += bench_end_to_end(model, clip, dev, batches)
     width = max(len(r[1]) for r in rows)
     print(f"{'device':<6}  {'stage':<{width}}  {'frames/s':>9}")

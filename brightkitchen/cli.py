@@ -190,7 +190,7 @@ def sink() -> None:
     conf = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "group.id": f"{settings.app_id}-sink",
-        **settings.kafka_client_config(),
+        **settings.kafka_consumer_config(),
     }
     s = Sink(conf, StoreWriter(client).write, settings.sink_batch_rows, settings.sink_flush_s)
     try:
@@ -206,6 +206,9 @@ def worker(
     class_map: Path | None = typer.Option(None, help="model label -> canonical class map"),
     device: str | None = typer.Option(None, help="cuda, cuda:1 or cpu (default: best)"),
     batch_size: int = typer.Option(8, min=1),
+    compile: str = typer.Option(
+        "off", help="PyTorch models: off, compile (torch.compile) or cuda-graph"
+    ),
     metrics_port: int | None = typer.Option(None, help="serve Prometheus /metrics here"),
 ) -> None:
     """Run an inference worker: decode, sample, detect, measure quality, publish."""
@@ -223,6 +226,7 @@ def worker(
         model=model,
         device=device,
         batch_size=batch_size,
+        compile=compile,
         class_map=class_map,
         metrics_port=metrics_port,
         producer_config=settings.kafka_client_config(),

@@ -178,14 +178,14 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 self.workers[name] = self._spawn_worker(name)
         writer = StoreWriter(self.client)
         self.sink = Sink(
-            self.kafka_config(group=f"{s.app_id}-sink-{self.run_id}"),
+            self.kafka_config(group=f"{s.app_id}-sink-{self.run_id}", consumer=True),
             writer.write,
             batch_rows=s.sink_batch_rows,
             flush_s=s.sink_flush_s,
             observe=self.observe,
         )
         self.sink_thread = self.sink.start_thread()
-        self.progress = ProgressTracker(self.kafka_config())
+        self.progress = ProgressTracker(self.kafka_config(consumer=True))
         self.producer = Producer(
             {
                 **self.kafka_config(),
@@ -198,10 +198,11 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             }
         )
 
-    def kafka_config(self, group: str | None = None) -> dict[str, Any]:
+    def kafka_config(self, group: str | None = None, consumer: bool = False) -> dict[str, Any]:
+        s = self.settings
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
-            **self.settings.kafka_client_config(),
+            **(s.kafka_consumer_config() if consumer else s.kafka_client_config()),
         }
         if group:
             conf["group.id"] = group

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions of topics BrightKitchen creates")
     replication_factor: int = Field(1, ge=1)
     retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention of created topics")
+    fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="longest a consumer's fetch waits for data; Tansu holds every fetch "
+        "this long, so it adds up to this much latency per hop",
+    )
 
     clickhouse_url: str | None = Field(
         None, description="http(s)://user@host:8123 of a ClickHouse server; unset = chdb"
@@ -121,6 +128,10 @@ class Settings(BaseSettings):
         if self.kafka_ssl_cafile:
             conf["ssl.ca.location"] = self.kafka_ssl_cafile
         return conf
+
+    def kafka_consumer_config(self) -> dict[str, Any]:
+        """librdkafka settings shared by every consumer: security plus the fetch wait."""
+        return {**self.kafka_client_config(), "fetch.wait.max.ms": self.fetch_max_wait_ms}
 
     def clickhouse_secret(self) -> str:
         if self.clickhouse_password_file:

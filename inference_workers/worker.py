@@ -159,6 +159,7 @@ def run_worker(
     worker_id: str | None = None,
     device: str | None = None,
     batch_size: int = 8,
+    compile: str = "off",
     max_wait_s: float = 0.05,
     queue_size: int | None = None,
     class_map: ClassMap | Mapping | str | Path | None = None,
@@ -207,6 +208,7 @@ def run_worker(
         model,
         device=device,
         decode=DecodeParams(min_score=min_score, iou_threshold=iou_threshold),
+        compile=compile,
     )
     pipeline = InferencePipeline(
         detector, worker_id=worker_id, class_map=load_class_map(class_map), batch_size=batch_size

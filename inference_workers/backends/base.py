@@ -111,11 +111,18 @@ def load_detector(
     input_size: int | None = None,
     decode: DecodeParams | None = None,
     name: str | None = None,
+    compile: str = "off",
 ) -> Detector:
-    """Load a model file with the backend its suffix names (.onnx, .pt/.torchscript, .engine)."""
+    """Load a model file with the backend its suffix names (.onnx, .pt/.torchscript, .engine).
+
+    ``compile`` ("off", "compile", "cuda-graph") applies to the PyTorch backend
+    only; ONNX Runtime and TensorRT optimise the graph themselves.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     kw = dict(device=device, labels=labels, input_size=input_size, decode=decode, name=name)
+    if compile != "off" and suffix not in (".pt", ".torchscript", ".pth", ".pt2"):
+        raise ValueError(f"compile={compile!r} needs a PyTorch model (.pt, .pt2), not {p.name}")
     if suffix == ".onnx":
         from inference_workers.backends.onnx import OnnxDetector
 
@@ -123,11 +130,11 @@ def load_detector(
     if suffix in (".pt", ".torchscript", ".pth"):
         from inference_workers.backends.pytorch import TorchDetector
 
-        return TorchDetector.from_torchscript(p, **kw)
+        return TorchDetector.from_torchscript(p, compile=compile, **kw)
     if suffix == ".pt2":
         from inference_workers.backends.pytorch import TorchDetector
 
-        return TorchDetector.from_export(p, **kw)
+        return TorchDetector.from_export(p, compile=compile, **kw)
     if suffix in (".engine", ".plan", ".trt"):
         from inference_workers.backends.tensorrt import TensorRTDetector
 

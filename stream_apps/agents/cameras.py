@@ -31,7 +31,7 @@ app = make_app(settings.app_id, settings.web_port)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 pipeline = CameraPipeline(settings.violations.params(), app_name="cameras")
 inputs = app.topic(*INPUTS)
-kafka_config = {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()}
+kafka_config = {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_consumer_config()}
 io = ShellIO(app, "cameras", internal=[STATE_TOPIC])
 restored: set[int] = set()
 verified: set[tuple[str, int]] = set()

@@ -190,3 +190,60 @@ def test_a_torch_export_program_loads_by_its_pt2_suffix(tmp_path):
     det = load_detector(path, labels=["rat"], input_size=32, device="cpu")
     results = det.infer(torch.zeros(3, 3, 32, 32))
     assert [[d.label for d in r] for r in results] == [["rat"]] * 3
+
+
+class TinyYolo(torch.nn.Module):
+    """A real (random-weight) conv net with YOLOv8-format output [N, 4+2, 64]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv = torch.nn.Conv2d(3, 6, 3, stride=8, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x).flatten(2)
+        return torch.cat([torch.sigmoid(y[:, :4]) * 64, torch.sigmoid(y[:, 4:])], 1)
+
+
+def test_a_compiled_torch_detector_gives_the_eager_results():
+    from inference_workers.backends.pytorch import TorchDetector
+
+    batch = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    eager = TorchDetector(TinyYolo(), labels=["a", "b"], input_size=64, device="cpu")
+    compiled = TorchDetector(
+        TinyYolo(), labels=["a", "b"], input_size=64, device="cpu", compile="compile"
+    )
+    torch.testing.assert_close(compiled.forward(batch), eager.forward(batch))
+    want, got = eager.infer_raw(batch), compiled.infer_raw(batch)
+    assert [len(d) for d in got] == [len(d) for d in want] and sum(map(len, want)) > 0
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
+def test_compile_modes_refuse_what_they_cannot_run(tmp_path):
+    from inference_workers.backends import load_detector
+    from inference_workers.backends.pytorch import TorchDetector
+
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        TorchDetector(TinyYolo(), labels=["a", "b"], device="cpu", compile="cuda-graph")
+    with pytest.raises(ValueError, match="want one of off, compile, cuda-graph"):
+        TorchDetector(TinyYolo(), labels=["a", "b"], device="cpu", compile="fast")
+    script = torch.jit.script(TinyYolo())
+    with pytest.raises(ValueError, match="cannot trace a TorchScript module"):
+        TorchDetector(script, labels=["a", "b"], device="cpu", compile="compile")
+    with pytest.raises(ValueError, match=r"needs a PyTorch model .* not m\.onnx"):
+        load_detector(tmp_path / "m.onnx", compile="compile")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_a_cuda_graph_replay_gives_the_eager_results():
+    from inference_workers.backends.pytorch import TorchDetector
+
+    script = torch.jit.script(TinyYolo())  # capture works for TorchScript too
+    eager = TorchDetector(script, labels=["a", "b"], input_size=64, device="cuda")
+    graphed = TorchDetector(
+        script, labels=["a", "b"], input_size=64, device="cuda", compile="cuda-graph"
+    )
+    for seed in (1, 2):  # the second replay must not see the first one's input
+        batch = torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(graphed.forward(batch), eager.forward(batch))

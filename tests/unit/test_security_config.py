@@ -6,10 +6,16 @@ producer, progress consumer, admin client and sink, the partition reader, the
 inference worker's producer. The ClickHouse password may come from a file and
 never appears in describe() or in the error of a failed connect. Camera URLs
 lose their credentials before they are logged.
+
+Also the consumers' fetch wait (BK_FETCH_MAX_WAIT_MS): Tansu, the embedded
+broker, holds each fetch for the whole wait even when records are there, so the
+wait is latency on every hop; Faust's hard-coded 1,500 ms put p99 frame-to-row
+latency over the 2 s target (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +168,44 @@ def test_the_faust_apps_get_the_broker_credentials(secure_settings, monkeypatch)
     assert creds is not None
     assert (creds.username, creds.password) == ("bk-stream", SECRET)
     assert creds.ssl_context is not None
+
+
+# -- fetch wait ------------------------------------------------------------------
+def test_consumer_config_adds_the_wait_to_the_security_settings(secure_settings):
+    conf = secure_settings.model_copy(update={"fetch_max_wait_ms": 25}).kafka_consumer_config()
+    assert conf == {**EXPECTED, "fetch.wait.max.ms": 25}
+    assert Settings(_env_file=None).fetch_max_wait_ms == 50
+
+
+def test_the_runtime_consumers_use_the_wait_and_producers_do_not(
+    secure_settings, fake_kafka, monkeypatch
+):
+    s = secure_settings.model_copy(update={"fetch_max_wait_ms": 25})
+    monkeypatch.setattr(runtime.store, "connect", lambda s: object())
+    monkeypatch.setattr(runtime, "migrate", lambda client: [])
+    with runtime.PipelineRuntime(s, start_worker=False):
+        pass
+    consumers = [conf for kind, conf in fake_kafka if kind == "FakeConsumer"]
+    others = [conf for kind, conf in fake_kafka if kind != "FakeConsumer"]
+    assert len(consumers) == 2  # sink, progress tracker
+    assert all(conf["fetch.wait.max.ms"] == 25 for conf in consumers)
+    assert others and all("fetch.wait.max.ms" not in conf for conf in others)
+
+
+def test_the_faust_worker_consumer_uses_the_wait(monkeypatch):
+    from stream_apps import app as faust_app
+
+    monkeypatch.setattr(faust_app, "settings", Settings(_env_file=None, fetch_max_wait_ms=37))
+
+    async def build() -> int:
+        made = faust_app.make_app("bk-fetch-wait-test", free_port())
+        consumer = made.consumer._thread._create_worker_consumer(made.transport)
+        try:
+            return consumer._fetch_max_wait_ms
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(build()) == 37
 
 
 # -- ClickHouse ------------------------------------------------------------------
