@@ -68,8 +68,10 @@ class InferencePipeline:
         self.batcher = Batcher(detector.input_size, detector.device)
         # On a GPU every batch is padded to batch_size rows: one input shape keeps cuDNN
         # autotuning, CUDA graphs and TensorRT profiles valid. On a CPU padding rows
-        # would only cost time, so batches are as large as the frames waiting.
-        self.pad_to = batch_size if detector.device.type == "cuda" else None
+        # would only cost time, so batches are as large as the frames waiting, unless
+        # the model is compiled for one shape (every other size would recompile).
+        fixed = detector.device.type == "cuda" or getattr(detector, "compile", "off") != "off"
+        self.pad_to = batch_size if fixed else None
 
     def process(self, frames: list[SampledFrame]) -> list[FrameDetections]:
         import torch

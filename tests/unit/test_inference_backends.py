@@ -247,3 +247,16 @@ def test_a_cuda_graph_replay_gives_the_eager_results():
     for seed in (1, 2):  # the second replay must not see the first one's input
         batch = torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
         torch.testing.assert_close(graphed.forward(batch), eager.forward(batch))
+
+
+def test_a_compiled_model_gets_batches_of_one_shape_on_cpu():
+    from inference_workers.backends.pytorch import TorchDetector
+    from inference_workers.worker import InferencePipeline
+
+    def pad_to(compile: str) -> int | None:
+        det = TorchDetector(
+            TinyYolo(), labels=["a"], input_size=64, device="cpu", compile=compile, warmup=False
+        )
+        return InferencePipeline(det, worker_id="w", batch_size=4).pad_to
+
+    assert (pad_to("off"), pad_to("compile")) == (None, 4)
