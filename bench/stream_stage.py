@@ -10,7 +10,10 @@ Tansu broker first, then:
    with the msgspec codecs (the floor any Python consumer pays);
 2. one camera-app worker (``python -m stream_apps cameras worker``, all
    engines on, checkpoints on) is started and timed from its first progress
-   record until its progress covers every record sent (counting, never lag).
+   record until its progress covers every record sent (counting, never lag);
+3. Faust's own ceiling: ``bench.faust_bare``, the same app settings and
+   batching with an agent that only counts the raw records, timed from its
+   first batch until it has counted every record sent.
 
 Both rates are records/s of wall time and of the process's own CPU time
 (records per CPU-second = per core). ``--profile S`` samples the worker with
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -34,21 +38,19 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
+from brightkitchen.city import encoded_fleet as fleet
 from brightkitchen.embedded import create_topics, free_port, start_broker
 from brightkitchen.runtime import ProgressTracker
-from inference_workers.simulator import FleetConfig, simulate_timed
 from schemas.records import (
     TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_RECORDS,
     TOPIC_REGISTRY,
     decode,
-    encode,
 )
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -98,26 +100,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ----------------------------------------------------------------------------- input
-
-
-def fleet(
-    cameras: int, seconds: float, seed: int = 7, violation_boost: float = 1.0
-) -> list[tuple[float, str, str, bytes]]:
-    """Simulated records as (publication time, topic, key, encoded value), in order.
-
-    Health scenarios are off (the planner needs hours of event time to place
-    them); the health engine still sees every frame and status.
-    """
-    config = FleetConfig.for_profile(
-        "violations_only", cameras=cameras, duration_s=seconds, seed=seed
-    )
-    if violation_boost != 1.0:
-        classes = {
-            k: replace(p, rate_per_camera_hour=p.rate_per_camera_hour * violation_boost)
-            for k, p in config.classes.items()
-        }
-        config = replace(config, classes=classes)
-    return [(pub, topic, key, encode(rec)) for pub, topic, key, rec in simulate_timed(config)]
 
 
 # ----------------------------------------------------------------------------- harness
@@ -184,7 +166,13 @@ class Stage:
         if left:
             raise RuntimeError(f"{left} records undelivered")
 
-    def spawn(self, app: str = "cameras", extra_env: dict[str, str] | None = None):
+    def spawn(
+        self,
+        app: str = "cameras",
+        extra_env: dict[str, str] | None = None,
+        module: str = "stream_apps",
+    ):
+        """Start a Faust worker: ``python -m stream_apps APP worker``, or ``-m MODULE worker``."""
         n = len(self.workers)
         port = free_port()
         env = {
@@ -199,8 +187,9 @@ class Stage:
         }
         log = self.log_dir / f"{app}-{n}.log"
         with log.open("ab") as out:
+            args = [app] if module == "stream_apps" else []
             proc = subprocess.Popen(
-                [sys.executable, "-m", "stream_apps", app, "worker", "-l", "warn"],
+                [sys.executable, "-m", module, *args, "worker", "-l", "warn"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -330,6 +319,27 @@ def raw_consume(bootstrap: str, total: int, topics=CAMERA_INPUTS) -> dict[str, f
     return {"records": n, "seconds": wall, "rate": n / wall, "cpu_rate": n / max(cpu, 1e-9)}
 
 
+def faust_bare(stage: Stage, total: int, extra_env: dict[str, str]) -> dict[str, float]:
+    """Run bench.faust_bare on the stage's topics until it has counted ``total`` records."""
+    out = stage.log_dir / f"faust-bare-{uuid.uuid4().hex[:6]}.json"
+    env = {
+        **extra_env,
+        "BK_APP_ID": f"bk-bench-bare-{uuid.uuid4().hex[:6]}",
+        "BK_BENCH_TOTAL": str(total),
+        "BK_BENCH_OUT": str(out),
+    }
+    proc = stage.spawn("bare", env, module="bench.faust_bare")
+    deadline = time.monotonic() + 600
+    while not out.exists():
+        stage.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError("bench.faust_bare did not count every record in 600 s")
+        time.sleep(0.1)  # polls for the result file; the worker signals nothing else
+    proc.terminate()
+    res = json.loads(out.read_text())
+    return {"rate": res["records"] / res["wall"], "cpu_rate": res["records"] / res["cpu"]}
+
+
 # ----------------------------------------------------------------------------- profiling
 
 
@@ -445,6 +455,7 @@ def main() -> None:
             spy.wait(timeout=args.profile + 60)
             out = stage.log_dir / f"py-spy-{worker.pid}.txt"
             profile = hot_spots(out) if out.exists() else "(py-spy produced nothing)"
+        bare = faust_bare(stage, len(records), extra_env)
 
     faust_rate = res["rate"]
     faust_cpu_rate = (res["total"] - res["first_done"]) / max(worker_cpu, 1e-9)
@@ -460,7 +471,11 @@ def main() -> None:
         f"{raw['cpu_rate']:,.0f} |",
         f"| Faust camera worker, all engines + checkpoints (1 process) | {faust_rate:,.0f} | "
         f"{faust_cpu_rate:,.0f} |",
+        f"| Faust agent counting raw records, same batching (1 process) | {bare['rate']:,.0f} | "
+        f"{bare['cpu_rate']:,.0f} |",
         "",
+        f"Camera stage / bare Faust: {faust_rate / bare['rate']:.0%} (wall), "
+        f"{faust_cpu_rate / bare['cpu_rate']:.0%} (per CPU-second).",
         f"Ratio raw / Faust: {raw['rate'] / faust_rate:.1f}x (wall), "
         f"{raw['cpu_rate'] / faust_cpu_rate:.1f}x (per CPU-second). "
         f"Worker timed over {res['seconds']:.1f} s from its first progress record; "

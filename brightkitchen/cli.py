@@ -41,12 +41,20 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def demo(
-    cameras: int = typer.Option(50, min=1, max=5000, help="simulated cameras"),
-    minutes: float = typer.Option(2.0, min=0.1, help="wall-clock minutes to run"),
+    cameras: int | None = typer.Option(
+        None, min=1, help="simulated cameras (default 50; city: 10,000)"
+    ),
+    minutes: float | None = typer.Option(
+        None, min=0.05, help="wall-clock minutes to run (default 2; city: 1)"
+    ),
     speed: float = typer.Option(10.0, min=0.1, help="kitchen time per wall-clock time"),
     seed: int = typer.Option(7, help="simulator seed"),
     source: str = typer.Option(
         "simulator", help="simulator | video (a real inference worker on generated clips)"
+    ),
+    profile: str = typer.Option(
+        "default",
+        help="default | city (10,000 cameras at 1 fps in real time: does this machine keep up?)",
     ),
 ) -> None:
     """The whole pipeline on the embedded default with a simulated camera fleet."""
@@ -54,6 +62,13 @@ def demo(
     from brightkitchen.runtime import PipelineError
 
     settings = _settings()
+    if profile == "city":
+        return _city_demo(settings, cameras or 10_000, minutes or 1.0)
+    if profile != "default":
+        raise _fail(f"--profile {profile!r}: want default or city", 2)
+    cameras, minutes = cameras or 50, minutes or 2.0
+    if cameras > 5000:
+        raise _fail(f"--cameras {cameras}: at most 5000 (use --profile city for more)", 2)
     try:
         code = run_demo(settings, console, cameras, minutes, speed, seed, source)
     except (PipelineError, OSError, RuntimeError) as exc:
@@ -61,6 +76,28 @@ def demo(
     except KeyboardInterrupt:
         raise _fail("interrupted; every child process was stopped", 130) from None
     raise typer.Exit(code)
+
+
+def _city_demo(settings: Settings, cameras: int, minutes: float) -> None:
+    """`demo --profile city`: real-time pace, lag every 5 s, a verdict at the end."""
+    from brightkitchen.city import run_city
+    from brightkitchen.runtime import PipelineError
+
+    console.print(
+        f"[bold]BrightKitchen city profile[/bold]: {cameras:,} simulated cameras at 1 fps "
+        f"for {minutes:g} min of real time"
+    )
+    try:
+        report = run_city(settings, cameras, minutes * 60, log=lambda s: console.print(f"  {s}"))
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    except (PipelineError, OSError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; every child process was stopped", 130) from None
+    console.print(report.markdown().split("\n\n", 2)[-1])
+    if report.failure:
+        raise typer.Exit(1)
 
 
 @app.command()
