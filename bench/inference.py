@@ -1,13 +1,16 @@
 """Inference worker stages alone and end to end: frames/s, with a batch-size sweep.
 
     python -m bench.inference [--device cpu|cuda|all] [--batches 1,4,8,16] [--model PATH]
+                              [--compile off,compile,cuda-graph]
 
 Stages, each on synthetic 1280x720 H.264 (25 fps, 1 s GOP) made on the spot:
 - decode: one CameraSource at 25 fps (every frame decoded and converted to RGB)
   and at 1 fps (key frames only): media frames covered per second of work;
 - preprocess: frames to the device, quality measures and letterbox, per batch;
 - model: forward + YOLO decode + NMS (nudenet's 320n YOLOv8n ONNX by default,
-  which is the size class of a kitchen detector);
+  which is the size class of a kitchen detector; ``--model yolov8n-arch`` is
+  YOLOv8n's architecture at 640 px with random weights, bench/yolov8n.py, for
+  the PyTorch backend and its ``--compile`` modes);
 - end to end: `run_worker` on 4 file cameras sampled at 5 fps, publisher
   replaced by a no-op, so decode, batching, model and record encoding all run.
 Needs the `inference` extra; CUDA rows appear where torch sees a GPU.
@@ -22,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench import yolov8n
 
 
 def _timeit(fn, min_time: float = 1.0, min_runs: int = 3) -> float:
@@ -95,7 +100,20 @@ def bench_model(
 
     from inference_workers.backends import load_detector
 
-    det = load_detector(model, device=device, compile=compile)
+    if str(model) == yolov8n.NAME:
+        from inference_workers.backends.pytorch import TorchDetector
+
+        labels = [f"class{i}" for i in range(80)]
+        det = TorchDetector(
+            yolov8n.build(),
+            labels=labels,
+            input_size=640,
+            device=device,
+            compile=compile,
+            name=yolov8n.NAME,
+        )
+    else:
+        det = load_detector(model, device=device, compile=compile)
     mode = "" if compile == "off" else f" ({compile})"
     rows = []
     for b in batches:
@@ -173,8 +191,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="all", choices=["cpu", "cuda", "all"])
     ap.add_argument("--batches", default="1,4,8,16")
-    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"model file, or {yolov8n.NAME} (YOLOv8n architecture, random weights, 640 px; "
+        "model stage only); default: nudenet's YOLOv8n ONNX (320 px)",
+    )
     ap.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic clip")
+    ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     ap.add_argument(
         "--compile",
         default="off",
@@ -199,11 +224,27 @@ def main() -> None:
                 if mode == "cuda-graph" and dev != "cuda":
                     continue
                 rows += bench_model(model, dev, batches, mode)
-            rows += bench_end_to_end(model, clip, dev, batches)
+            if str(model) != yolov8n.NAME:  # the worker loads model files only
+                rows += bench_end_to_end(model, clip, dev, batches)
     width = max(len(r[1]) for r in rows)
     print(f"{'device':<6}  {'stage':<{width}}  {'frames/s':>9}")
     for dev, stage, fps in rows:
         print(f"{dev:<6}  {stage:<{width}}  {fps:>9.1f}")
+    if args.record:
+        from bench.stream_stage import command_line, record
+
+        gpu = torch.cuda.get_device_name() if "cuda" in devices else "none"
+        text = "\n".join(
+            [
+                f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, GPU: {gpu}; "
+                "1280x720 synthetic H.264 clip.",
+                "",
+                "| device | stage | frames/s |",
+                "|---|---|---|",
+                *[f"| {dev} | {stage} | {fps:,.1f} |" for dev, stage, fps in rows],
+            ]
+        )
+        record(f"Inference worker stages ({', '.join(devices)})", command_line(), text)
 
 
 if __name__ == "__main__":
