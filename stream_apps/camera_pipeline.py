@@ -299,10 +299,18 @@ class CameraPipeline:
 
     # -- internals ------------------------------------------------------------
     def _check_clock(self, eng: PartitionEngines, ts: float) -> None:
-        if eng.watermark != float("-inf") and ts > eng.watermark + MAX_FUTURE_S:
+        """A record more than MAX_FUTURE_S ahead of the partition's clock goes to the DLQ.
+
+        A fresh partition has no clock yet: its first records are checked against the
+        wall clock instead, so one far-future first frame cannot set every camera's
+        clock there (event time is never ahead of the wall clock, replays included).
+        """
+        fresh = eng.watermark == float("-inf")
+        reference = self._wall_clock() if fresh else eng.watermark
+        if ts > reference + MAX_FUTURE_S:
             raise RecordError(
-                f"future timestamp: {ts:.3f} is {ts - eng.watermark:.0f} s ahead of the "
-                f"partition watermark (limit {MAX_FUTURE_S:.0f} s)"
+                f"future timestamp: {ts:.3f} is {ts - reference:.0f} s ahead of the "
+                f"{'wall clock' if fresh else 'partition watermark'} (limit {MAX_FUTURE_S:.0f} s)"
             )
 
     def _frame(self, eng: PartitionEngines, frame: FrameDetections) -> list[Output]:
