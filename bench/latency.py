@@ -74,14 +74,19 @@ class TopicWatcher:
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 10,
+                # Tansu completes a group join after ~session.timeout / 2: keep it short.
+                "session.timeout.ms": 6000,
             }
         )
         self._consumer.subscribe([TOPIC_VIOLATIONS])
+        self.ready = threading.Event()  # set once partitions are assigned
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self.ready.is_set() and self._consumer.assignment():
+                self.ready.set()
             for msg in self._consumer.consume(num_messages=1000, timeout=0.05):
                 if msg.error() or msg.value() is None:
                     continue
@@ -147,6 +152,8 @@ def _run(args, records) -> tuple[float, list[tuple]]:
         for _, topic, key, value in registry:
             rt.publish(topic, key, value)
         rt.flush()
+        if not watcher.ready.wait(timeout=60):
+            raise RuntimeError("the bk.violations.v1 watcher got no partitions in 60 s")
         rt.wait_until(rt.unprocessed, "the registry")
 
         def publish(chunk, rate: float | None) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,10 @@ class ProgressTracker:
         self._thread.join(timeout=10)
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 class PipelineRuntime(contextlib.AbstractContextManager):
     """Start broker/store/worker/sink as the settings ask; stop them on exit."""
 
@@ -145,6 +150,12 @@ class PipelineRuntime(contextlib.AbstractContextManager):
 
     # -- start/stop --------------------------------------------------------------
     def __enter__(self) -> PipelineRuntime:
+        # SIGTERM (a supervisor, `timeout`, a test's terminate()) ends Python without
+        # unwinding, which would orphan the broker and the workers: turn it into
+        # SystemExit so that close() runs. Signal handlers live in the main thread.
+        self._previous_sigterm = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             self._start()
         except BaseException:
@@ -153,7 +164,13 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # already stopping: finish it
+        try:
+            self.close()
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def _start(self) -> None:
         s = self.settings

@@ -74,7 +74,7 @@ class TorchDetector(Detector):
         self.labels = list(labels)
         self.input_size = int(input_size)
         self.name = name
-        if warmup:
+        if warmup and compile == "off":  # compiled modes build for the first real shape
             self.forward(torch.zeros(1, 3, self.input_size, self.input_size))
 
     @classmethod

@@ -14,6 +14,7 @@ re-read directly, so state and input always line up.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from math import inf
 
@@ -44,6 +45,7 @@ async def camera_agent(stream):
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             outputs = []
             last: dict[tuple[str, int], int] = {}
+            per_topic: collections.Counter[str] = collections.Counter()
             for event in batch:
                 msg = event.message
                 tp = (msg.topic, msg.partition)
@@ -51,7 +53,9 @@ async def camera_agent(stream):
                     outputs += await catch_up(msg.topic, msg.partition, msg.offset)
                 outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
                 last[tp] = msg.offset
-                RECORDS.labels(msg.topic).inc()
+                per_topic[msg.topic] += 1
+            for topic, n in per_topic.items():
+                RECORDS.labels(topic).inc(n)
             for partition in {p for _, p in last}:
                 outputs += pipeline.advance(partition)
             now = time.monotonic()

@@ -236,3 +236,4 @@ def test_a_breach_in_a_replay_pages_from_the_running_pipeline(tmp_path, processe
     finally:
         webhook.close()
         driver.stdin.close()
+        driver.wait(timeout=90)  # the pipeline stops its broker and workers

@@ -1,0 +1,59 @@
+"""SIGTERM to a process running a pipeline stops its broker and workers too.
+
+Without a handler, SIGTERM ends Python without unwinding `with PipelineRuntime`,
+and the embedded broker and the Faust workers live on as orphans (found when a
+test's terminate() left them polling for an hour).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_replay_cli import frame, registry
+
+pytestmark = pytest.mark.e2e
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; only its parent has not collected it yet.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def test_sigterm_stops_the_broker_and_the_workers(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    lines = [registry("cam-0")] + [frame("cam-0", t, []) for t in range(30)]
+    feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
+    env["BK_STORE_PATH"] = str(tmp_path / "store")
+    driver = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("hold_pipeline.py")), str(feed)],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "driver.log").open("w"),
+        text=True,
+    )
+    try:
+        assert driver.stdout.readline().strip() == "READY", (tmp_path / "driver.log").read_text()
+        tag, *pids = driver.stdout.readline().split()
+        assert tag == "PIDS" and len(pids) == 3  # cameras worker, ops worker, broker
+        assert all(alive(int(p)) for p in pids)
+        driver.send_signal(signal.SIGTERM)
+        assert driver.wait(timeout=90) == 128 + signal.SIGTERM
+        assert [p for p in pids if alive(int(p))] == []
+    finally:
+        if driver.poll() is None:
+            driver.kill()
