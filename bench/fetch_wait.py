@@ -7,6 +7,10 @@ with ``fetch.wait.max.ms`` = each value in turn; latency = consume time minus
 the produce time carried in the value. A Kafka broker answers a fetch as soon
 as data arrives; Tansu holds it for the whole wait, which is why
 BK_FETCH_MAX_WAIT_MS is short (see bench/RESULTS.md).
+
+The price of a short wait is idle polling: the broker's CPU while
+``--idle-consumers`` consumers (the embedded pipeline has about 5) wait on an
+empty topic is measured beside each latency.
 """
 
 from __future__ import annotations
@@ -59,11 +63,51 @@ def measure(bootstrap: str, wait_ms: int, n: int, gap_s: float) -> list[float]:
     return latencies
 
 
+def idle_broker_cpu(broker, wait_ms: int, consumers: int, seconds: float) -> float:
+    """Cores of broker CPU while ``consumers`` idle consumers poll an empty topic."""
+    from bench.stream_stage import cpu_seconds
+
+    clients = []
+    for i in range(consumers):
+        c = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": f"bk-idle-{i}-{time.time_ns()}",
+                "fetch.wait.max.ms": wait_ms,
+                "session.timeout.ms": 6000,
+            }
+        )
+        c.subscribe([TOPIC])
+        clients.append(c)
+    while not all(c.assignment() for c in clients):
+        for c in clients:
+            c.poll(0.05)
+    stop = threading.Event()
+
+    def poll_all() -> None:
+        while not stop.is_set():
+            for c in clients:
+                c.poll(0.01)
+
+    poller = threading.Thread(target=poll_all)
+    poller.start()
+    c0 = cpu_seconds(broker.process.pid)
+    stop.wait(seconds)  # the measuring window
+    used = cpu_seconds(broker.process.pid) - c0
+    stop.set()
+    poller.join()
+    for c in clients:
+        c.close()
+    return used / seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--waits", default="10,50,500,1500", help="fetch.wait.max.ms values")
     ap.add_argument("--records", type=int, default=100)
     ap.add_argument("--gap-s", type=float, default=0.05)
+    ap.add_argument("--idle-consumers", type=int, default=5)
+    ap.add_argument("--idle-s", type=float, default=20.0)
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = ap.parse_args()
     broker = start_broker()
@@ -73,14 +117,16 @@ def main() -> None:
             f"{args.records} records, one every {args.gap_s * 1000:.0f} ms, embedded Tansu broker, "
             "librdkafka consumer.",
             "",
-            "| fetch.wait.max.ms | received | latency p50 s | p99 s | max s |",
-            "|---|---|---|---|---|",
+            "| fetch.wait.max.ms | received | latency p50 s | p99 s | max s | "
+            f"broker CPU with {args.idle_consumers} idle consumers (cores) |",
+            "|---|---|---|---|---|---|",
         ]
         for wait in (int(w) for w in args.waits.split(",")):
             lat = measure(broker.bootstrap, wait, args.records, args.gap_s)
+            idle = idle_broker_cpu(broker, wait, args.idle_consumers, args.idle_s)
             lines.append(
                 f"| {wait} | {len(lat)} | {pct(lat, 50):.3f} | {pct(lat, 99):.3f} | "
-                f"{max(lat, default=float('nan')):.3f} |"
+                f"{max(lat, default=float('nan')):.3f} | {idle:.3f} |"
             )
             print(lines[-1], flush=True)
     finally:

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1)
     retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention of created topics")
     fetch_max_wait_ms: int = Field(
-        50,
+        100,
         ge=1,
         description="longest a consumer's fetch waits for data; Tansu holds every fetch "
         "this long, so it adds up to this much latency per hop",

@@ -174,7 +174,7 @@ def test_the_faust_apps_get_the_broker_credentials(secure_settings, monkeypatch)
 def test_consumer_config_adds_the_wait_to_the_security_settings(secure_settings):
     conf = secure_settings.model_copy(update={"fetch_max_wait_ms": 25}).kafka_consumer_config()
     assert conf == {**EXPECTED, "fetch.wait.max.ms": 25}
-    assert Settings(_env_file=None).fetch_max_wait_ms == 50
+    assert Settings(_env_file=None).fetch_max_wait_ms == 100
 
 
 def test_the_runtime_consumers_use_the_wait_and_producers_do_not(
