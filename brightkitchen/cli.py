@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -39,6 +41,19 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextlib.contextmanager
+def _pipeline_failures() -> Iterator[None]:
+    """A demo pipeline that fails or is interrupted exits with its reason, not a traceback."""
+    from brightkitchen.runtime import PipelineError
+
+    try:
+        yield
+    except (PipelineError, OSError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; every child process was stopped", 130) from None
+
+
 @app.command()
 def demo(
     cameras: int | None = typer.Option(
@@ -59,7 +74,6 @@ def demo(
 ) -> None:
     """The whole pipeline on the embedded default with a simulated camera fleet."""
     from brightkitchen.demo import run_demo
-    from brightkitchen.runtime import PipelineError
 
     settings = _settings()
     if profile == "city":
@@ -69,32 +83,26 @@ def demo(
     cameras, minutes = cameras or 50, minutes or 2.0
     if cameras > 5000:
         raise _fail(f"--cameras {cameras}: at most 5000 (use --profile city for more)", 2)
-    try:
+    with _pipeline_failures():
         code = run_demo(settings, console, cameras, minutes, speed, seed, source)
-    except (PipelineError, OSError, RuntimeError) as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted; every child process was stopped", 130) from None
     raise typer.Exit(code)
 
 
 def _city_demo(settings: Settings, cameras: int, minutes: float) -> None:
     """`demo --profile city`: real-time pace, lag every 5 s, a verdict at the end."""
     from brightkitchen.city import run_city
-    from brightkitchen.runtime import PipelineError
 
     console.print(
         f"[bold]BrightKitchen city profile[/bold]: {cameras:,} simulated cameras at 1 fps "
         f"for {minutes:g} min of real time"
     )
     try:
-        report = run_city(settings, cameras, minutes * 60, log=lambda s: console.print(f"  {s}"))
-    except ValueError as exc:
+        with _pipeline_failures():
+            report = run_city(
+                settings, cameras, minutes * 60, log=lambda s: console.print(f"  {s}")
+            )
+    except ValueError as exc:  # a fleet too large for the embedded broker
         raise _fail(str(exc), 2) from None
-    except (PipelineError, OSError, RuntimeError) as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted; every child process was stopped", 130) from None
     console.print(report.markdown().split("\n\n", 2)[-1])
     if report.failure:
         raise typer.Exit(1)
