@@ -9,12 +9,10 @@ fixed sleeps.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -25,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from tests.e2e import hold_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus")
@@ -212,19 +212,9 @@ def test_a_breach_in_a_replay_pages_from_the_running_pipeline(tmp_path, processe
     feed = tmp_path / "sla.jsonl"
     sla_scenario.write(feed)
     ops_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
-    env |= {"BK_OPS_WEB_PORT": str(ops_port), "BK_STORE_PATH": str(tmp_path / "store")}
-    driver = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("hold_pipeline.py")), str(feed)],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "driver.log").open("w"),
-        text=True,
-    )
+    env = {"BK_OPS_WEB_PORT": str(ops_port), "BK_STORE_PATH": str(tmp_path / "store")}
+    driver = hold_pipeline.start(feed, tmp_path, env)
     processes.append(driver)
-    assert driver.stdout.readline().strip() == "READY", (tmp_path / "driver.log").read_text()
     webhook = start_paging(tmp_path, processes, ops_port)
     try:
         _, firing = firing_alerts(webhook, tmp_path, timeout=90)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import hold_pipeline
 from tests.e2e.test_replay_cli import frame, registry
 
 pytestmark = pytest.mark.e2e
@@ -35,19 +34,8 @@ def test_sigterm_stops_the_broker_and_the_workers(tmp_path):
     feed = tmp_path / "feed.jsonl"
     lines = [registry("cam-0")] + [frame("cam-0", t, []) for t in range(30)]
     feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
-    env["BK_STORE_PATH"] = str(tmp_path / "store")
-    driver = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("hold_pipeline.py")), str(feed)],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "driver.log").open("w"),
-        text=True,
-    )
+    driver = hold_pipeline.start(feed, tmp_path, {"BK_STORE_PATH": str(tmp_path / "store")})
     try:
-        assert driver.stdout.readline().strip() == "READY", (tmp_path / "driver.log").read_text()
         tag, *pids = driver.stdout.readline().split()
         assert tag == "PIDS" and len(pids) == 3  # cameras worker, ops worker, broker
         assert all(alive(int(p)) for p in pids)
