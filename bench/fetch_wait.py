@@ -21,7 +21,7 @@ import time
 
 from confluent_kafka import Consumer, Producer
 
-from bench.stream_stage import command_line, pct, record
+from bench.stream_stage import command_line, cpu_seconds, pct, record
 from brightkitchen.embedded import create_topics, start_broker
 
 TOPIC = "bk.bench.fetch-wait"
@@ -65,8 +65,6 @@ def measure(bootstrap: str, wait_ms: int, n: int, gap_s: float) -> list[float]:
 
 def idle_broker_cpu(broker, wait_ms: int, consumers: int, seconds: float) -> float:
     """Cores of broker CPU while ``consumers`` idle consumers poll an empty topic."""
-    from bench.stream_stage import cpu_seconds
-
     clients = []
     for i in range(consumers):
         c = Consumer(
