@@ -127,6 +127,7 @@ class CameraPipeline:
         health_factory: Callable[[], Any] | None | bool = True,
         app_name: str = "cameras",
         wall_clock: Callable[[], float] = time.time,
+        live: bool = False,
     ) -> None:
         self.violation_params = violation_params or ViolationParams()
         self.health_factory = (
@@ -134,6 +135,8 @@ class CameraPipeline:
         )
         self.app_name = app_name
         self._wall_clock = wall_clock
+        # Live mode (BK_LIVE_CLOCK_LAG_S): the wall clock is part of the clock by contract.
+        self.live = live
         self.partitions: dict[int, PartitionEngines] = {}
         self.counters = PipelineCounters()
         # Per partition: the next input offset per topic, the cameras whose state
@@ -301,11 +304,14 @@ class CameraPipeline:
     def _check_clock(self, eng: PartitionEngines, ts: float) -> None:
         """A record more than MAX_FUTURE_S ahead of the partition's clock goes to the DLQ.
 
-        A fresh partition has no clock yet: its first records are checked against the
-        wall clock instead, so one far-future first frame cannot set every camera's
-        clock there (event time is never ahead of the wall clock, replays included).
+        A fresh partition has no clock yet. Live, its first records are checked against
+        the wall clock, so one far-future first frame cannot set every camera's clock
+        there. A replay's clock is event time only (a feed dated after today must give
+        the events it will give then), so there the first record sets it unchecked.
         """
         fresh = eng.watermark == float("-inf")
+        if fresh and not self.live:
+            return
         reference = self._wall_clock() if fresh else eng.watermark
         if ts > reference + MAX_FUTURE_S:
             raise RecordError(

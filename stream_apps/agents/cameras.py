@@ -30,7 +30,9 @@ RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"
 
 app = make_app(settings.app_id, settings.web_port)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
-pipeline = CameraPipeline(settings.violations.params(), app_name="cameras")
+pipeline = CameraPipeline(
+    settings.violations.params(), app_name="cameras", live=settings.live_clock_lag_s is not None
+)
 inputs = app.topic(*INPUTS)
 kafka_config = {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_consumer_config()}
 io = ShellIO(app, "cameras", internal=[STATE_TOPIC])

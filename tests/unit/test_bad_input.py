@@ -360,9 +360,9 @@ def test_a_tombstone_and_a_foreign_topic_are_dead_lettered():
     assert violations_of(episode(feeder)) == CLEAN_VIOLATIONS
 
 
-def test_a_far_future_first_record_does_not_move_the_partition_clock():
-    # A fresh partition has no watermark yet: the wall clock is the reference.
-    feeder = Feeder(CameraPipeline())
+def test_live_a_far_future_first_record_does_not_move_the_partition_clock():
+    # A fresh partition has no watermark yet: live, the wall clock is the reference.
+    feeder = Feeder(CameraPipeline(live=True))
     _, out = feeder.handle(TOPIC_DETECTIONS, "cam-x", dumps(frame("cam-x", 4.0e9, 0)))
     assert [o.topic for o in out] == [TOPIC_DLQ]
     assert "ahead of the wall clock" in msgspec.json.decode(out[0].value, type=DeadLetter).reason
@@ -370,9 +370,29 @@ def test_a_far_future_first_record_does_not_move_the_partition_clock():
     assert violations_of(episode(feeder)) == CLEAN_VIOLATIONS
 
 
-def test_a_replay_of_the_past_is_not_in_the_future():
-    # Replays start fresh partitions at old event times: only the future is refused.
-    feeder = Feeder(CameraPipeline(wall_clock=lambda: T0 + 10 * 86400))
+def test_live_a_feed_from_the_past_is_not_in_the_future():
+    # Live workers catching up start fresh partitions at old event times.
+    feeder = Feeder(CameraPipeline(wall_clock=lambda: T0 + 10 * 86400, live=True))
+    warm_up(feeder)
+    assert violations_of(episode(feeder)) == CLEAN_VIOLATIONS
+
+
+def test_a_replay_dated_after_today_gives_its_events():
+    # Event time only: the same feed gives the same answer whenever it is replayed.
+    feeder = Feeder(CameraPipeline(wall_clock=lambda: T0 - 365 * 86400))
+    warm_up(feeder)
+    assert violations_of(episode(feeder)) == CLEAN_VIOLATIONS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: in a replay the first record of a fresh partition sets its clock "
+    "unchecked (event time only, by contract), so one far-future clock there moves every "
+    "camera's clock (see docs/reliability.md)",
+)
+def test_in_a_replay_a_far_future_first_record_does_not_move_the_partition_clock():
+    feeder = Feeder(CameraPipeline())
+    feeder.handle(TOPIC_DETECTIONS, "cam-x", dumps(frame("cam-x", 4.0e9, 0)))
     warm_up(feeder)
     assert violations_of(episode(feeder)) == CLEAN_VIOLATIONS
 
