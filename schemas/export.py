@@ -7,8 +7,10 @@ drift from the code.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -17,11 +19,29 @@ from schemas.records import TOPIC_RECORDS
 JSON_DIR = Path(__file__).parent / "json"
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """Dedent every docstring-derived description.
+
+    msgspec < 0.23 copies ``__doc__`` verbatim and 0.23 dedents it; cleaning
+    here makes the exported text the same whichever version is installed.
+    """
+    if isinstance(node, dict):
+        return {
+            k: inspect.cleandoc(v)
+            if k == "description" and isinstance(v, str)
+            else _clean_descriptions(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(v) for v in node]
+    return node
+
+
 def render() -> dict[str, str]:
     """File name -> JSON Schema text, for every contract topic."""
     out: dict[str, str] = {}
     for topic, record_type in sorted(TOPIC_RECORDS.items()):
-        schema = msgspec.json.schema(record_type)
+        schema = _clean_descriptions(msgspec.json.schema(record_type))
         schema["$id"] = f"https://brightkitchen.example/schemas/{topic}.json"
         schema["title"] = topic
         text = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False)

@@ -124,4 +124,6 @@ def test_the_exported_json_schemas_match_the_code():
     """Run `brightkitchen schemas export` after changing schemas/records.py."""
     rendered = render()
     committed = {p.name: p.read_text(encoding="utf-8") for p in JSON_DIR.glob("*.json")}
-    assert committed == rendered
+    assert {k: json.loads(v) for k, v in committed.items()} == {
+        k: json.loads(v) for k, v in rendered.items()
+    }
