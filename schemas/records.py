@@ -21,6 +21,7 @@ TOPIC_DETECTIONS = "bk.detections.v1"
 TOPIC_CAMERA_STATUS = "bk.camera-status.v1"
 TOPIC_REGISTRY = "bk.registry.v1"
 TOPIC_DISPOSITIONS = "bk.dispositions.v1"
+TOPIC_INSPECTIONS = "bk.inspections.v1"
 TOPIC_VIOLATIONS = "bk.violations.v1"
 TOPIC_CAMERA_EVENTS = "bk.camera-events.v1"
 TOPIC_OPERATOR_RATES = "bk.operator-rates.v1"
@@ -58,6 +59,15 @@ Box = Annotated[
     tuple[Unit, Unit, Unit, Unit], Meta(description="x1, y1, x2, y2 normalised to 0..1")
 ]
 Signature = Annotated[list[float], Meta(min_length=64, max_length=64)]
+SnapshotUri = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^(file|s3)://",
+        description="file://… (embedded default) or s3://bucket/key (production)",
+    ),
+]
 HourRange = Annotated[
     list[Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]],
     Meta(min_length=2, max_length=2),
@@ -93,6 +103,9 @@ class FrameDetections(Record):
     height: Annotated[int, Meta(ge=1, le=16384)]
     quality: Quality
     detections: Annotated[list[Detection], Meta(max_length=1000)]
+    snapshot: SnapshotUri | None = None
+    """URI of a stored image of this frame (file://… or s3://bucket/key), set by
+    the worker that stored it; null when none was kept."""
 
 
 CameraState = Literal["streaming", "connecting", "disconnected", "decode_error"]
@@ -110,6 +123,25 @@ class CameraStatus(Record):
     detail: Annotated[str, Meta(max_length=1000)] = ""
 
 
+LicenceKind = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        description='"food_business", "health_certificate" or another kind of permit',
+    ),
+]
+
+
+class Licence(Record):
+    """One licence or certificate of a registry entry (DESIGN: registry `licences`)."""
+
+    kind: LicenceKind
+    number: Annotated[str, Meta(min_length=1, max_length=128)]
+    holder: Annotated[str, Meta(max_length=256)]
+    expires_at: EpochSeconds
+
+
 class RegistryEntry(Record):
     """`bk.registry.v1`: a camera and who it belongs to (compacted topic)."""
 
@@ -123,6 +155,9 @@ class RegistryEntry(Record):
     opening_hours: Annotated[list[HourRange], Meta(max_length=8)]
     timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
     active: bool = True
+    licences: Annotated[list[Licence], Meta(max_length=1000)] = []
+    """Food-business licence (食品经营许可证) per operator, health certificate (健康证)
+    per staff member; the ops app warns before they expire."""
 
 
 DispositionAction = Literal["verified", "false_positive", "rectified", "closed"]
@@ -139,9 +174,28 @@ class Disposition(Record):
     note: Annotated[str, Meta(max_length=4000)] = ""
 
 
+InspectionKind = Literal["on_site", "online"]
+InspectionResult = Literal["pass", "issues_found", "closed_down"]
+
+
+class Inspection(Record):
+    """`bk.inspections.v1`: an inspection done (key = operator_id)."""
+
+    v: Version
+    operator_id: Id
+    ts: EpochSeconds
+    inspector: Annotated[str, Meta(min_length=1, max_length=128)]
+    station: Annotated[str, Meta(max_length=128)]
+    kind: InspectionKind
+    result: InspectionResult
+    note: Annotated[str, Meta(max_length=4000)] = ""
+
+
 class Evidence(Record):
     frame_ts: float
     box: tuple[float, float, float, float]
+    snapshot: str | None = None
+    """URI of the stored image of the evidence frame, or null when none was kept."""
 
 
 EpisodeState = Literal["open", "closed"]
@@ -402,6 +456,7 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     TOPIC_CAMERA_STATUS: CameraStatus,
     TOPIC_REGISTRY: RegistryEntry,
     TOPIC_DISPOSITIONS: Disposition,
+    TOPIC_INSPECTIONS: Inspection,
     TOPIC_VIOLATIONS: Violation,
     TOPIC_CAMERA_EVENTS: CameraEvent,
     TOPIC_DLQ: DeadLetter,
