@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from brightkitchen.settings import Settings, load
+from brightkitchen.settings import Settings, SettingsError, load, name_index
+from brightkitchen.settings_tree import UnknownSettingError, check_environment
 
 app = typer.Typer(
     add_completion=False,
@@ -31,7 +33,17 @@ console = Console(stderr=True)
 def _settings() -> Settings:
     try:
         return load()
-    except Exception as exc:  # pydantic ValidationError names the variable
+    except SettingsError as exc:  # names the variable, key or file
+        console.print(f"[red]invalid BK_* settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def _check_settings_names() -> None:
+    """Every command refuses a misspelt BK_* variable (it would leave a default in force)."""
+    try:
+        check_environment(name_index(), os.environ)
+    except UnknownSettingError as exc:
         console.print(f"[red]invalid BK_* settings:[/red] {exc}")
         raise typer.Exit(2) from None
 
@@ -430,6 +442,27 @@ def schemas_export() -> None:
 
     for path in export():
         console.print(str(path))
+
+
+@app.command("settings")
+def settings_cmd(
+    effective: bool = typer.Option(
+        False, "--effective", help="print the values in force (JSON; secrets masked) instead"
+    ),
+) -> None:
+    """Every BK_* setting with its default and meaning (docs/settings.md is this table)."""
+    if effective:
+        import json
+
+        values = _settings().model_dump(mode="json")
+        for secret in ("kafka_sasl_password", "clickhouse_password", "dispositions_token"):
+            if values.get(secret):
+                values[secret] = "***"
+        typer.echo(json.dumps(values, indent=1, ensure_ascii=False))
+        return
+    from brightkitchen.settings import settings_reference_page
+
+    typer.echo(settings_reference_page(), nl=False)
 
 
 if __name__ == "__main__":

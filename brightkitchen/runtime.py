@@ -135,6 +135,9 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         self.log = log
         self.start_worker = settings.embedded_broker if start_worker is None else start_worker
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
+        # Workers get these settings whole (not a handful of variables), so a
+        # Settings built in code configures them exactly as it configures us.
+        self.settings_file = settings.to_file(self.log_dir)
         self.broker: EmbeddedBroker | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.sink: Sink | None = None
@@ -228,6 +231,7 @@ class PipelineRuntime(contextlib.AbstractContextManager):
     def _spawn_worker(self, name: str = "cameras") -> subprocess.Popen:
         env = {
             **os.environ,
+            "BK_SETTINGS_FILE": str(self.settings_file),
             "BK_KAFKA_BOOTSTRAP": self.bootstrap,
             # A fresh consumer group per run: the embedded broker is new anyway.
             "BK_APP_ID": f"{self.settings.app_id}-{self.run_id}",

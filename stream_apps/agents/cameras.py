@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import time
 from math import inf
 
@@ -24,6 +25,7 @@ from schemas.records import TOPIC_CAMERA_STATUS, TOPIC_DETECTIONS, TOPIC_REGISTR
 from stream_apps.agents.io import ShellIO, fatal
 from stream_apps.app import make_app, settings
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
+from stream_apps.engines.camera_health import CameraHealthEngine
 from stream_apps.partition_reader import read_latest, read_range
 
 RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"])
@@ -31,7 +33,10 @@ RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"
 app = make_app(settings.app_id, settings.web_port)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 pipeline = CameraPipeline(
-    settings.violations.params(), app_name="cameras", live=settings.live_clock_lag_s is not None
+    settings.violations,
+    health_factory=functools.partial(CameraHealthEngine, settings.camera_health),
+    app_name="cameras",
+    live=settings.live_clock_lag_s is not None,
 )
 inputs = app.topic(*INPUTS)
 kafka_config = {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_consumer_config()}

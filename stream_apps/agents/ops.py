@@ -18,7 +18,12 @@ from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
 from stream_apps.ops_pipeline import OPS_INPUTS, OpsPipeline
 
 app = make_app(f"{settings.app_id}-ops", settings.ops_web_port)
-pipeline = OpsPipeline(load_calendar(settings.calendar_override))
+pipeline = OpsPipeline(
+    load_calendar(settings.calendar_override),
+    alert_params=settings.alerts,
+    sla_params=settings.sla,
+    rate_params=settings.rates,
+)
 io = ShellIO(app, "ops")
 inputs = app.topic(*OPS_INPUTS)
 
