@@ -316,6 +316,7 @@ class CameraHealthEngine:
         self._n_acks = 0
         self._n_acks_ignored = 0
         self._n_inactive = 0
+        self._n_ignored = 0
 
     # -- registry and queries --------------------------------------------------
     def set_registry(self, entry: RegistryEntry) -> None:
@@ -350,6 +351,7 @@ class CameraHealthEngine:
             "acknowledged": self._n_acks,
             "acks_ignored": self._n_acks_ignored,
             "inactive_suppressed": self._n_inactive,
+            "ignored_input": self._n_ignored,
             "cameras": len(self._cams),
         }
 
@@ -371,7 +373,11 @@ class CameraHealthEngine:
             return self._feed_status(record)
         if isinstance(record, FrameDetections):
             return self._feed_frame(record)
-        raise TypeError(f"CameraHealthEngine cannot feed {type(record).__name__}")
+        if isinstance(record, RegistryEntry):
+            self.set_registry(record)
+            return []
+        self._n_ignored += 1  # the engine contract: counted, never raised
+        return []
 
     def advance(self, now: float) -> list[CameraEvent]:
         """The watermark moved to ``now``: decide what silence decides (offline)."""

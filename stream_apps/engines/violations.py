@@ -43,6 +43,7 @@ from schemas.records import (
     Detection,
     Evidence,
     FrameDetections,
+    Record,
     RegistryEntry,
     Violation,
 )
@@ -166,6 +167,8 @@ class ViolationCounters:
     late_dropped: int = 0
     unknown_class: int = 0
     suppressed_frames: int = 0
+    ignored_input: int = 0
+    """Records of a type this engine does not handle (counted, never raised)."""
     opened: int = 0
     closed: int = 0
 
@@ -202,6 +205,8 @@ class ViolationEngine:
     # -- lifecycle -----------------------------------------------------------
     def feed(self, frame: FrameDetections) -> list[Violation]:
         """One frame in; the episodes it opened or closed out."""
+        if not isinstance(frame, FrameDetections):
+            return self._feed_other(frame)
         cam = self._cameras.get(frame.camera_id)
         if cam is None:
             cam = self._cameras[frame.camera_id] = _Camera()
@@ -236,6 +241,14 @@ class ViolationEngine:
             cam.released_seq = rseq
             self._process(camera_id, cam, rts, dets, out)
         return out
+
+    def _feed_other(self, record: Record) -> list[Violation]:
+        """The engine contract: registry entries are taken, anything else counted."""
+        if isinstance(record, RegistryEntry):
+            self.set_registry(record)
+        else:
+            self.counters.ignored_input += 1
+        return []
 
     def advance(self, now: float) -> list[Violation]:
         """Watermark moved to ``now``: close episodes of cameras gone silent.
