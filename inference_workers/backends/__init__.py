@@ -8,6 +8,7 @@ PyTorch (`torch.export`), `.engine`/`.plan` -> TensorRT
 
 from __future__ import annotations
 
-from inference_workers.backends.base import Detector, LabeledBox, load_detector
+from inference_workers.backends.base import Detector, LabeledBox
+from inference_workers.backends.loader import load_detector
 
 __all__ = ["Detector", "LabeledBox", "load_detector"]
