@@ -5,18 +5,47 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from brightkitchen.settings import Settings, SettingsError, load, name_index
 from brightkitchen.settings_tree import UnknownSettingError, check_environment
 
-app = typer.Typer(
+_debug = {"on": False}
+
+
+class _App(typer.Typer):
+    """The CLI: any failure a command did not turn into a message still ends in one
+    line (``error: ...``, exit 1); ``--debug`` (or BK_DEBUG=1) shows the traceback."""
+
+    def __call__(self, *args, **kwargs):
+        _debug["on"] = "--debug" in sys.argv[1:] or os.environ.get("BK_DEBUG") == "1"
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if _debug["on"]:
+                raise
+            Console(stderr=True, soft_wrap=True).print(
+                f"[red]error:[/red] {escape(_one_line(exc))} (run with --debug for the traceback)",
+                highlight=False,
+            )
+            sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 500:
+        text = text[:500] + "…"
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+app = _App(
     add_completion=False,
     no_args_is_help=True,
     help="BrightKitchen: realtime bright-kitchen (明厨亮灶) food-safety supervision.",
@@ -27,29 +56,33 @@ alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record d
 app.add_typer(alerts_app, name="alerts")
 grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards and alert rules.")
 app.add_typer(grafana_app, name="grafana")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
     try:
         return load()
     except SettingsError as exc:  # names the variable, key or file
-        console.print(f"[red]invalid BK_* settings:[/red] {exc}")
+        console.print(f"[red]invalid BK_* settings:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
 @app.callback()
-def _check_settings_names() -> None:
+def _check_settings_names(
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks instead of one-line errors"),
+) -> None:
     """Every command refuses a misspelt BK_* variable (it would leave a default in force)."""
+    if debug:
+        _debug["on"] = True
     try:
         check_environment(name_index(), os.environ)
     except UnknownSettingError as exc:
-        console.print(f"[red]invalid BK_* settings:[/red] {exc}")
+        console.print(f"[red]invalid BK_* settings:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -187,31 +220,71 @@ def replay(
 
 
 @app.command()
-def query(sql: str = typer.Argument(..., help="a read-only SQL query")) -> None:
-    """Run a read-only query on the store and print rows as JSON lines."""
+def query(
+    sql: str = typer.Argument(
+        ..., help="one read-only statement (SELECT/WITH/SHOW/DESCRIBE/EXPLAIN)"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="write the answer to this file (needed for binary FORMATs)"
+    ),
+) -> None:
+    """Run one read-only statement on the store and print its answer (JSON lines by default).
+
+    The statement is checked first, by ClickHouse's own parser and sqlglot's: only
+    SELECT/WITH/SHOW/DESCRIBE/EXPLAIN, no INTO OUTFILE, no SETTINGS, no table function
+    or table engine that reaches files, URLs, other servers or programs. A binary
+    FORMAT (Parquet, Arrow, Native, ...) needs --out.
+    """
     from brightkitchen import store
 
     settings = _settings()
-    # A query may name its own output format; JSON lines are the default.
-    match = re.search(r"\s+FORMAT\s+(\w+)\s*;?\s*$", sql, flags=re.IGNORECASE)
-    fmt = match.group(1) if match else "JSONEachRow"
-    body = sql[: match.start()] if match else sql.rstrip().rstrip(";")
+    if out is not None and settings.embedded_store:
+        target, root = out.resolve(), settings.store_path.resolve()
+        if target == root or root in target.parents:
+            raise _fail(f"--out {out}: inside the embedded store {root}; choose another path", 2)
+    client = _connect(settings, query=True)
     try:
-        client = store.connect(settings)
-        out = client.raw_query(
-            body,
-            fmt=fmt,
+        checked = store.check_read_only(client, sql)
+    except store.QueryRefused as exc:
+        raise _fail(f"query refused: {exc}", 2) from None
+    if checked.binary and out is None:
+        raise _fail(
+            f"FORMAT {checked.fmt} is binary: give --out FILE to write it (never printed as text)",
+            2,
+        )
+    try:
+        answer = client.raw_query(
+            checked.body,
+            fmt=checked.fmt,
             settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0},
         )
     except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        message = store.first_line(exc)
         if "UNKNOWN_DATABASE" in message:
             message += (
                 f" — the {store.describe(settings)} holds no data yet: "
                 "run `brightkitchen demo` or `brightkitchen replay` first"
             )
         raise _fail(message) from None
-    sys.stdout.write(out.decode("utf-8"))
+    if out is not None:
+        try:
+            out.write_bytes(answer)
+        except OSError as exc:
+            raise _fail(f"--out {out}: {exc.strerror or exc}") from None
+        console.print(f"wrote {len(answer):,} bytes of {checked.fmt} to {out}")
+        return
+    sys.stdout.buffer.write(answer)  # bytes as the store sent them, never re-decoded
+    sys.stdout.buffer.flush()
+
+
+def _connect(settings: Settings, query: bool = False):
+    """The store's client, or a one-line error naming the store."""
+    from brightkitchen import store
+
+    try:
+        return store.connect(settings, query=query)
+    except store.StoreError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -233,7 +306,6 @@ def stream(
 @app.command()
 def sink() -> None:
     """Run the store sink against the configured broker and store until interrupted."""
-    from brightkitchen import store
     from clickhouse.migrate import migrate
     from stream_apps.sink import Sink
     from stream_apps.store_writer import StoreWriter
@@ -242,7 +314,7 @@ def sink() -> None:
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone sink needs a broker", 2)
     logging.basicConfig(level=logging.INFO)
-    client = store.connect(settings)
+    client = _connect(settings)
     migrate(client)
     conf = {
         "bootstrap.servers": settings.kafka_bootstrap,
@@ -326,7 +398,11 @@ def migrate_cmd() -> None:
     from clickhouse.migrate import migrate
 
     settings = _settings()
-    applied = migrate(store.connect(settings))
+    client = _connect(settings)
+    try:
+        applied = migrate(client)
+    except Exception as exc:
+        raise _fail(f"migrating the {store.describe(settings)}: {store.first_line(exc)}") from None
     console.print(f"{store.describe(settings)}: applied {applied or 'nothing (up to date)'}")
 
 
@@ -343,11 +419,13 @@ def alerts_list(
         "SELECT alert_id, state, cls, severity, operator_id, kitchen_id, district, station, "
         f"camera_ids, created_at FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
     )
+    client = _connect(_settings())
     try:
-        out = store.connect(_settings()).raw_query(sql, fmt="JSONEachRow", settings={"readonly": 1})
+        out = client.raw_query(sql, fmt="JSONEachRow", settings={"readonly": 1})
     except Exception as exc:
-        raise _fail(str(exc).strip().splitlines()[0]) from None
-    sys.stdout.write(out.decode("utf-8"))
+        raise _fail(store.first_line(exc)) from None
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
 
 
 @alerts_app.command("dispose")
@@ -399,11 +477,10 @@ def board(
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
 ) -> None:
     """Render a static preview of a Grafana board from the store (same queries)."""
-    from brightkitchen import store
     from brightkitchen.board import render_board
 
     try:
-        path = render_board(store.connect(_settings()), name, out)
+        path = render_board(_connect(_settings()), name, out)
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")

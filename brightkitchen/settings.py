@@ -193,6 +193,14 @@ class Settings(BaseSettings):
     clickhouse_cluster: str | None = Field(
         None, description="cluster name for ON CLUSTER migrations; unset = one node"
     )
+    clickhouse_query_user: str | None = Field(
+        None,
+        description="ClickHouse server user `brightkitchen query` connects as: create it "
+        "read-only (docs/reliability.md); unset = BK_CLICKHOUSE_USER",
+    )
+    clickhouse_query_password_file: Path | None = Field(
+        None, description="file holding the password of BK_CLICKHOUSE_QUERY_USER"
+    )
 
     violations: ViolationParams = Field(
         default_factory=ViolationParams, description="violation debouncer (per-class evidence)"
