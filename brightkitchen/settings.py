@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     clickhouse_cluster: str | None = Field(
         None, description="cluster name for ON CLUSTER migrations; unset = one node"
     )
+    http_body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="longest a client may take to send one whole POST body to the ops web "
+        "server (then 408)",
+    )
     clickhouse_query_user: str | None = Field(
         None,
         description="ClickHouse server user `brightkitchen query` connects as: create it "

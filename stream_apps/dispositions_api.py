@@ -12,8 +12,7 @@ from __future__ import annotations
 import hmac
 
 from schemas.records import Disposition, RecordError, decode
-
-MAX_BODY_BYTES = 16 * 1024
+from stream_apps.http_body import MAX_BODY_BYTES
 
 
 def accept_disposition(

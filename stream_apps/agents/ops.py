@@ -15,6 +15,7 @@ from stream_apps.agents.io import ShellIO, fatal
 from stream_apps.app import make_app, settings
 from stream_apps.calendar_loader import load_calendar
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
+from stream_apps.http_body import BodyError, read_body
 from stream_apps.ops_pipeline import OPS_INPUTS, OpsPipeline
 
 app = make_app(f"{settings.app_id}-ops", settings.ops_web_port)
@@ -83,10 +84,10 @@ class DispositionsView(faust.web.View):
         return self.json({"error": "use POST"}, status=405)
 
     async def post(self, request):
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            return self.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
-        body = await request.content.read(MAX_BODY_BYTES + 1)
+        try:
+            body = await read_body(request, MAX_BODY_BYTES, settings.http_body_timeout_s)
+        except BodyError as exc:
+            return self.json({"error": exc.message}, status=exc.status)
         status, answer, record = accept_disposition(
             request.headers.get("Authorization"), body, settings.dispositions_token
         )
