@@ -189,13 +189,27 @@ def replay(
     stall_timeout: float = typer.Option(120.0, help="fail after this long without progress"),
 ) -> None:
     """Publish a recorded feed as fast as possible; exit 0 once every event is stored."""
-    from brightkitchen.replay import ReplayInputError, check_file
+    from brightkitchen.replay import (
+        MAX_RECORD_BYTES,
+        BrokerUnreachable,
+        ReplayInputError,
+        broker_limit,
+        check_file,
+    )
     from brightkitchen.replay import replay as run_replay
     from brightkitchen.runtime import PipelineError, PipelineRuntime
 
     settings = _settings()
+    limit = MAX_RECORD_BYTES
+    if not settings.embedded_broker:
+        try:
+            limit = broker_limit(
+                {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()}
+            )
+        except BrokerUnreachable as exc:
+            raise _fail(str(exc)) from None
     try:
-        counts = check_file(input)
+        counts = check_file(input, limit)
     except ReplayInputError as exc:
         raise _fail(str(exc), 2) from None
     console.print(f"replaying {sum(counts.values()):,} records from {input}: {counts}")
@@ -208,7 +222,9 @@ def replay(
 
     try:
         with PipelineRuntime(settings, log=lambda s: console.print(f"  {s}")) as rt:
-            result = run_replay(input, rt, progress, stall_timeout_s=stall_timeout)
+            result = run_replay(
+                input, rt, progress, stall_timeout_s=stall_timeout, max_record_bytes=limit
+            )
             stats = rt.sink.stats
             console.print(
                 f"done: {result.records:,} records in {result.seconds:.1f} s "

@@ -26,6 +26,13 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True):
     key: str | None = None
 
 
+MAX_RECORD_BYTES = 1_000_000 - 1024
+"""Largest key + value a replay line may carry: the producer's ``message.max.bytes``
+(librdkafka's default, 1,000,000 bytes, which Kafka's broker default 1,048,588 also
+admits) less room for the record's framing. A broker that answers with a smaller
+``max.message.bytes`` lowers it (:func:`broker_limit`)."""
+
+
 class ReplayInputError(ValueError):
     """The input file is not a replay file; the message names the line."""
 
@@ -33,12 +40,19 @@ class ReplayInputError(ValueError):
 _envelope = msgspec.json.Decoder(Envelope)
 
 
-def read_envelopes(path: Path) -> Iterator[tuple[int, Envelope]]:
+def read_envelopes(
+    path: Path, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, Envelope]]:
     """(line number, envelope) for every non-blank line; bad lines raise."""
     with path.open("rb") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
+            if len(line) > 6 * max_record_bytes + 4096:  # cannot fit, even \u-escaped
+                raise ReplayInputError(
+                    f"{path}:{number}: line of {len(line):,} bytes: a record may carry at "
+                    f"most {max_record_bytes:,} bytes (the broker's message-size limit)"
+                )
             try:
                 env = _envelope.decode(line)
             except msgspec.DecodeError as exc:
@@ -48,19 +62,58 @@ def read_envelopes(path: Path) -> Iterator[tuple[int, Envelope]]:
                     f"{path}:{number}: topic {env.topic!r} is not an input topic "
                     f"(expected one of {', '.join(INPUT_TOPICS)})"
                 )
+            size = len(env.value) + len((env.key or "").encode("utf-8", "surrogatepass"))
+            if size > max_record_bytes:
+                raise ReplayInputError(
+                    f"{path}:{number}: record of {size:,} bytes (key and value): at most "
+                    f"{max_record_bytes:,} bytes fit the broker's message-size limit"
+                )
             yield number, env
 
 
-def check_file(path: Path) -> dict[str, int]:
+def check_file(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, int]:
     """Validate every envelope before anything is published; count per topic."""
     if not path.is_file():
         raise ReplayInputError(f"{path}: no such file")
     counts: dict[str, int] = {}
-    for _, env in read_envelopes(path):
+    for _, env in read_envelopes(path, max_record_bytes):
         counts[env.topic] = counts.get(env.topic, 0) + 1
     if not counts:
         raise ReplayInputError(f"{path}: no records")
     return counts
+
+
+class BrokerUnreachable(RuntimeError):
+    """The configured broker did not answer; the message names it."""
+
+
+def broker_limit(admin_config: dict, topics: tuple[str, ...] = INPUT_TOPICS) -> int:
+    """MAX_RECORD_BYTES, or less where the broker's topics say ``max.message.bytes``
+    is smaller. Raises BrokerUnreachable when the broker does not answer at all (before
+    anything is published); a broker that answers metadata but not configs leaves the
+    default."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    where = admin_config.get("bootstrap.servers")
+    admin = AdminClient({**admin_config, "socket.timeout.ms": 5000, "log_level": 0})
+    try:
+        admin.list_topics(timeout=10)
+    except Exception as exc:
+        error = exc.args[0] if exc.args else None
+        reason = error.str() if hasattr(error, "str") else str(exc)
+        raise BrokerUnreachable(f"cannot reach the broker at {where}: {reason}") from None
+    limit = MAX_RECORD_BYTES
+    try:
+        futures = admin.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics], request_timeout=5
+        )
+        for future in futures.values():
+            entry = future.result(timeout=6).get("max.message.bytes")
+            if entry is not None and entry.value and entry.value.isdigit():
+                limit = min(limit, int(entry.value) - 1024)
+    except Exception:  # an answer is optional (Tansu may not serve DescribeConfigs)
+        return limit
+    return limit
 
 
 @dataclass
@@ -75,8 +128,9 @@ def replay(
     runtime: PipelineRuntime,
     progress: Callable[[str, int, int], None] = lambda phase, done, total: None,
     stall_timeout_s: float = 120.0,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> ReplayResult:
-    counts = check_file(path)
+    counts = check_file(path, max_record_bytes)
     total = sum(counts.values())
     started = time.monotonic()
     registry = counts.get(TOPIC_REGISTRY, 0)
