@@ -51,7 +51,23 @@ DEFAULT_SEVERITY: dict[str, str] = {
 }
 
 Version = Annotated[int, Meta(ge=1, le=1, description="schema version, 1")]
-Id = Annotated[str, Meta(min_length=1, max_length=128)]
+ID_MAX_CHARS = 128
+ID_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+ID_RULE = (
+    f"an id is 1 to {ID_MAX_CHARS} printable characters: no control character "
+    "(U+0000-U+001F, U+007F-U+009F, NUL included) and no line or paragraph separator"
+)
+"""The one rule for every identifier (camera_id, kitchen_id, operator_id, worker_id,
+alert_id), enforced when a record is decoded; a refused record's DLQ reason quotes it."""
+Id = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=ID_MAX_CHARS,
+        pattern=ID_PATTERN,
+        description=ID_RULE,
+    ),
+]
 # Unix seconds, UTC. 2000-01-01 .. 2100-01-01 keeps obviously broken clocks out.
 EpochSeconds = Annotated[float, Meta(ge=946684800.0, le=4102444800.0)]
 Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
@@ -492,12 +508,25 @@ def decode(record_type: type[Record], data: bytes | str) -> Record:
     try:
         rec = decoder_for(record_type).decode(data)
     except msgspec.ValidationError as exc:
-        raise RecordError(f"{record_type.__name__}: {exc}") from None
+        raise RecordError(f"{record_type.__name__}: {_id_rule(str(exc))}") from None
     except msgspec.DecodeError as exc:
         raise RecordError(f"{record_type.__name__}: malformed JSON: {exc}") from None
     if isinstance(rec, FrameDetections):
         _check_frame(rec)
     return rec
+
+
+_ID_FIELDS = ("camera_id", "kitchen_id", "operator_id", "worker_id", "alert_id")
+
+
+def _id_rule(message: str) -> str:
+    """msgspec's message, naming the id rule (instead of its regex) for an id field."""
+    where = message.rsplit(" - at ", 1)[-1] if " - at " in message else ""
+    if "matching regex" in message and "u2028" in message:
+        return f"{where or 'an id'} breaks the id rule: {ID_RULE}"
+    if where.strip("`").endswith(_ID_FIELDS) and "length" in message:
+        return f"{message} (the id rule: {ID_RULE})"
+    return message
 
 
 def decode_topic(topic: str, data: bytes | str) -> Record:

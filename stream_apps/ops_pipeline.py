@@ -71,6 +71,9 @@ class OpsCounters:
     breaches: int = 0
     rates: int = 0
     held: int = 0
+    registry_rejected: int = 0
+    """Registry records the schema refused: counted here, dead-lettered once, by the
+    camera app (which reads the same topic), so one bad record gives one DLQ row."""
 
 
 def event_time(record: Violation | CameraEvent | Disposition) -> float:
@@ -116,6 +119,9 @@ class OpsPipeline:
     ) -> list[Output]:
         self.counters.records += 1
         try:
+            if value is None and topic == TOPIC_REGISTRY:
+                self.counters.registry_rejected += 1  # the camera app dead-letters it
+                return []
             if value is None:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_PROGRESS:
@@ -130,7 +136,11 @@ class OpsPipeline:
                     )
                 return self._settle()
             if topic == TOPIC_REGISTRY:
-                entry = decode(RegistryEntry, value)
+                try:
+                    entry = decode(RegistryEntry, value)
+                except RecordError:
+                    self.counters.registry_rejected += 1  # the camera app dead-letters it
+                    return []
                 self.alerts.feed(entry)
                 self.rates.feed(entry)
                 return []
