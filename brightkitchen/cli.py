@@ -259,7 +259,11 @@ def query(
         if target == root or root in target.parents:
             raise _fail(f"--out {out}: inside the embedded store {root}; choose another path", 2)
     client = _connect(settings, query=True)
+    read_only = {"readonly": 1, "output_format_json_quote_64bit_integers": 0}
     try:
+        # chdb keeps a query's settings for the session: the checks run read-only too.
+        if settings.embedded_store:
+            client.raw_query("SELECT 1", settings=read_only)
         checked = store.check_read_only(client, sql)
     except store.QueryRefused as exc:
         raise _fail(f"query refused: {exc}", 2) from None
@@ -272,7 +276,7 @@ def query(
         answer = client.raw_query(
             checked.body,
             fmt=checked.fmt,
-            settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0},
+            settings=read_only,
         )
     except Exception as exc:
         message = store.first_line(exc)

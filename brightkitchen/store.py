@@ -287,6 +287,8 @@ def check_read_only(client: Any, sql: str, default_format: str = "JSONEachRow") 
             raise QueryRefused("INTO OUTFILE is refused: query never writes files")
         if tok.token_type == TokenType.SEMICOLON:
             raise QueryRefused("one statement per call")
+        if tok.token_type == TokenType.SETTINGS:  # refused before ClickHouse applies them
+            raise QueryRefused("a SETTINGS clause is refused: query runs with fixed settings")
     fmt = default_format
     body = canonical
     if len(tokens) >= 3 and tokens[-2].text.upper() == "FORMAT":
