@@ -477,11 +477,18 @@ def alerts_dispose(
     except RecordError as exc:
         raise _fail(str(exc), 2) from None
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            **settings.kafka_client_config(),
+            "log_level": 0,  # an unreachable broker is the one line below, not a log flood
+        }
     )
     producer.produce(TOPIC_DISPOSITIONS, key=record.alert_id, value=encode(record))
     if producer.flush(15):
-        raise _fail("the disposition was not delivered within 15 s")
+        raise _fail(
+            f"the disposition was not delivered within 15 s: "
+            f"cannot reach the broker at {settings.kafka_bootstrap}?"
+        )
     console.print(f"{record.action} recorded for alert {record.alert_id}")
 
 

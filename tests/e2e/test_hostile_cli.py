@@ -204,3 +204,36 @@ def test_a_replay_with_hostile_records_dead_letters_each_once_and_goes_on(tmp_pa
     # the stream went on: the rodent episode after the bad records (line ~150) was found
     found = cli(run, "query", "SELECT cls FROM bk.violations FINAL")
     assert [json.loads(line)["cls"] for line in found.stdout.splitlines()] == ["rodent"]
+
+
+def test_a_disposition_to_an_unreachable_broker_is_one_line(tmp_path):
+    done = cli(
+        tmp_path,
+        "alerts",
+        "dispose",
+        "a-1",
+        "--action",
+        "verified",
+        "--actor",
+        "li",
+        env={"BK_KAFKA_BOOTSTRAP": "127.0.0.1:1"},
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "not delivered within 15 s" in one_line_error(done)
+
+
+def test_a_disposition_with_a_control_character_in_its_id_is_refused_naming_the_rule(tmp_path):
+    done = cli(
+        tmp_path,
+        "alerts",
+        "dispose",
+        "a\x1b[2J",
+        "--action",
+        "verified",
+        "--actor",
+        "li",
+        env={"BK_KAFKA_BOOTSTRAP": "127.0.0.1:1"},
+    )
+    assert done.returncode == 2
+    assert "breaks the id rule" in one_line_error(done)

@@ -240,3 +240,43 @@ def test_files_outside_the_replay_are_untouched(tmp_path: Path):
     before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     check_file(path)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+# -- store settings ----------------------------------------------------------------------
+
+
+def test_query_connects_as_the_read_only_user_on_a_server(monkeypatch, tmp_path):
+    import clickhouse_connect
+
+    from brightkitchen import store
+    from brightkitchen.settings import Settings
+
+    seen: list[dict] = []
+    monkeypatch.setattr(clickhouse_connect, "get_client", lambda **kw: seen.append(kw) or kw)
+    secret = tmp_path / "q"
+    secret.write_text("reader-pw\n")
+    s = Settings(
+        _env_file=None,
+        clickhouse_url="https://writer@ch.internal:8443",
+        clickhouse_password="writer-pw",
+        clickhouse_query_user="bk_query",
+        clickhouse_query_password_file=secret,
+    )
+    store.connect(s)
+    store.connect(s, query=True)
+    assert [(k["username"], k["password"]) for k in seen] == [
+        ("writer", "writer-pw"),
+        ("bk_query", "reader-pw"),
+    ]
+    assert seen[1]["host"] == "ch.internal" and seen[1]["port"] == 8443 and seen[1]["secure"]
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "ch.internal:8123", "ftp://h", "http://", "http://h:99999", "http://h:x"]
+)
+def test_a_bad_clickhouse_url_is_a_store_error_naming_the_variable(url):
+    from brightkitchen import store
+    from brightkitchen.settings import Settings
+
+    with pytest.raises(store.StoreError, match="BK_CLICKHOUSE_URL"):
+        store.connect(Settings(_env_file=None, clickhouse_url=url))
