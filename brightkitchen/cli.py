@@ -21,10 +21,10 @@ _debug = {"on": False}
 
 class _App(typer.Typer):
     """The CLI: any failure a command did not turn into a message still ends in one
-    line (``error: ...``, exit 1); ``--debug`` (or BK_DEBUG=1) shows the traceback."""
+    line (``error: ...``, exit 1); ``--debug`` shows the traceback."""
 
     def __call__(self, *args, **kwargs):
-        _debug["on"] = "--debug" in sys.argv[1:] or os.environ.get("BK_DEBUG") == "1"
+        _debug["on"] = "--debug" in sys.argv[1:]
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:

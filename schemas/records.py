@@ -52,7 +52,8 @@ DEFAULT_SEVERITY: dict[str, str] = {
 
 Version = Annotated[int, Meta(ge=1, le=1, description="schema version, 1")]
 ID_MAX_CHARS = 128
-ID_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+ID_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*(?![\\s\\S])"
+# (?![\s\S]) is the end of the text; "$" would also match before a final newline.
 ID_RULE = (
     f"an id is 1 to {ID_MAX_CHARS} printable characters: no control character "
     "(U+0000-U+001F, U+007F-U+009F, NUL included) and no line or paragraph separator"

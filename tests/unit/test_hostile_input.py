@@ -69,7 +69,9 @@ def status(camera_id: str) -> bytes:
 # -- ids ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["cam\x00-1", "cam\n1", "\x1b[31mred", "a\x7f", "a\x85", "a\u2028"])
+@pytest.mark.parametrize(
+    "bad", ["cam\x00-1", "cam\n1", "cam-1\n", "\x1b[31mred", "a\x7f", "a\x85", "a\u2028"]
+)
 def test_an_id_with_a_control_character_is_refused_naming_the_rule(bad):
     with pytest.raises(RecordError) as err:
         decode(RegistryEntry, json.dumps(registry(bad)))
