@@ -63,8 +63,21 @@ def _settings() -> Settings:
     try:
         return load()
     except SettingsError as exc:  # names the variable, key or file
-        console.print(f"[red]invalid BK_* settings:[/red] {escape(str(exc))}", highlight=False)
+        console.print(
+            f"[red]invalid BK_* settings:[/red] {escape(_settings_line(exc))}", highlight=False
+        )
         raise typer.Exit(2) from None
+
+
+def _settings_line(exc: Exception) -> str:
+    """A settings error on one line: pydantic's errors as ``BK_NAME: why``."""
+    errors = getattr(exc.__context__, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"BK_{'__'.join(str(p) for p in e.get('loc', ())).upper()}: {e.get('msg')}"
+            for e in errors()
+        )
+    return " ".join(str(exc).split())
 
 
 @app.callback()
