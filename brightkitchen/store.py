@@ -127,10 +127,54 @@ SAFE_TABLE_FUNCTIONS = frozenset(
 (file, url, s3, remote, mysql, postgresql, hdfs, input, executable, cluster,
 dictionary, ...) touches files, URLs, other servers or programs and is refused."""
 
-_UNSAFE_FUNCTION_PREFIXES = ("dict", "file", "catboost", "model", "sleep", "url", "s3", "hdfs")
-"""Scalar functions refused: ``file()`` reads a file, ``dictGet*`` and friends read
-dictionaries whose source may be a file, URL or another server, model evaluation
-reads model files, ``sleep*`` holds the store."""
+_UNSAFE_FUNCTION_PREFIXES = ("dict", "catboost", "sleep")
+_UNSAFE_FUNCTIONS = frozenset(
+    {
+        "file",
+        "modelevaluate",
+        "joinget",
+        "joingetornull",
+        "input",
+        "url",
+        "urlcluster",
+        "s3",
+        "s3cluster",
+        "gcs",
+        "hdfs",
+        "hdfscluster",
+        "remote",
+        "remotesecure",
+        "cluster",
+        "clusterallreplicas",
+        "mysql",
+        "postgresql",
+        "executable",
+        "dictionary",
+        "jdbc",
+        "odbc",
+        "mongodb",
+        "redis",
+        "sqlite",
+        "azureblobstorage",
+        "azureblobstoragecluster",
+        "deltalake",
+        "hudi",
+        "hive",
+        "iceberg",
+        "icebergs3",
+        "icebergazure",
+        "iceberghdfs",
+        "iceberglocal",
+        "merge",
+        "filecluster",
+        "arrowflight",
+        "ytsaurus",
+    }
+)
+"""Functions refused wherever they appear: ``file()`` reads a file, ``dictGet*`` and
+friends read dictionaries whose source may be a file, URL or another server, model
+evaluation reads model files, ``sleep*`` holds the store, and the names of the table
+functions that reach outside the store are refused in any position too."""
 
 UNSAFE_ENGINES = frozenset(
     {
@@ -333,7 +377,7 @@ def _check_ast(client: Any, body: str) -> None:
                         + ", ".join(sorted(SAFE_TABLE_FUNCTIONS))
                         + ")"
                     )
-            elif low.startswith(_UNSAFE_FUNCTION_PREFIXES) or low in ("joinget", "input"):
+            elif low.startswith(_UNSAFE_FUNCTION_PREFIXES) or low in _UNSAFE_FUNCTIONS:
                 raise QueryRefused(
                     f"function {name}() is refused: it reads files, dictionaries or models, "
                     "or holds the store"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from pathlib import Path
 
 import clickhouse_connect
@@ -42,8 +43,16 @@ def store(tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside")
     (outside / "victim.sh").write_text("#!/bin/sh\necho untouched\n")
     (outside / "data.csv").write_text("1,2\n")
-    yield client, path, outside
-    client.close()
+    # A working directory of its own: relative INTO OUTFILE paths land there.
+    cwd = tmp_path_factory.mktemp("cwd")
+    (cwd / "sentinel.txt").write_text("here")
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        yield client, path, outside
+    finally:
+        os.chdir(previous)
+        client.close()
 
 
 def fingerprint(root: Path) -> dict[str, str]:
@@ -191,7 +200,7 @@ def test_no_generated_statement_changes_anything_outside_or_inside_the_store(
     assert fingerprint(outside) == before_outside
     assert metadata_files(path) == before_meta
     assert set(Path.cwd().iterdir()) == cwd_before
-    assert not (path.parent / "escape.txt").exists()
+    assert not (Path.cwd().parent / "escape.txt").exists()
     still_opens(client)
 
 
@@ -287,3 +296,15 @@ def test_without_the_check_chdb_would_write_outside_the_store(store):
         assert victim.read_bytes() != before
     finally:
         victim.write_bytes(before)
+
+
+def test_pure_functions_whose_names_look_like_sources_are_accepted(store):
+    client, _, _ = store
+    for sql in [
+        "SELECT URLHierarchy('http://a/b') AS h",
+        "SELECT cutURLParameter('http://a/?x=1', 'x') AS u",
+        "SELECT filesystemAvailable() > 0 AS ok",
+    ]:
+        check_read_only(client, sql)
+    with pytest.raises(QueryRefused, match="function url"):
+        check_read_only(client, "SELECT 1 IN (SELECT * FROM url('http://x', CSV, 'a UInt8'))")
