@@ -324,14 +324,19 @@ def _connect(settings: Settings, query: bool = False):
 def stream(
     app_name: str = typer.Option("cameras", "--app", help="cameras (scale out) | ops (one)"),
 ) -> None:
-    """Run a stream worker (Faust) against the configured broker."""
+    """Run a stream worker against the configured broker (cameras: batched host; ops: Faust)."""
     settings = _settings()
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone stream worker needs a broker", 2)
+    if app_name == "cameras":
+        from stream_apps.shells.cameras import main
+
+        main(settings)
+        return
     from stream_apps.app import APPS
 
     if app_name not in APPS:
-        raise _fail(f"no stream app {app_name!r}; choose one of {', '.join(APPS)}", 2)
+        raise _fail(f"no stream app {app_name!r}; choose one of cameras, {', '.join(APPS)}", 2)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]
     APPS[app_name]().main()
 
