@@ -347,11 +347,54 @@ TABLES: dict[str, tuple[str, type]] = {
     TOPIC_OPERATOR_RATES: ("bk.operator_rates", OperatorRate),
 }
 
+MAX_PARTITIONS_PER_INSERT = 100
+"""Table partitions one insert may touch (ClickHouse's
+``max_partitions_per_insert_block``, set explicitly on every insert so a
+server's own setting cannot change it). A batch spanning more partitions is
+split by :meth:`StoreWriter.write` into inserts of at most this many: one
+camera sending a frame a day for a year must not fail the whole batch
+("Too many partitions for single INSERT block"), and many small parts per
+insert are what the limit protects the server from, so it is not raised."""
+
+PARTITION_KEYS: dict[str, tuple[str, str]] = {
+    TOPIC_DETECTIONS: ("frame_ts", "D"),  # PARTITION BY toDate(frame_ts)
+    TOPIC_DLQ: ("ts", "M"),  # PARTITION BY toYYYYMM(ts)
+    TOPIC_OPERATOR_RATES: ("as_of", "M"),  # PARTITION BY toYYYYMM(as_of)
+}
+"""Topic -> (record field, numpy datetime unit) of its table's partition key
+(clickhouse/migrations; keep in step when a migration changes a key). The
+other tables are not partitioned. See docs/scaling.md, "Table partitioning"."""
+
 # optimize_on_insert=0: skip collapsing duplicates inside each inserted block;
 # FINAL and background merges collapse them anyway. For detections, whose
 # Array(LowCardinality) column makes that insert-time merge the most costly
 # step, this makes the insert about three times faster.
-INSERT_SETTINGS: dict[str, dict[str, Any]] = {TOPIC_DETECTIONS: {"optimize_on_insert": 0}}
+_LIMIT = {"max_partitions_per_insert_block": MAX_PARTITIONS_PER_INSERT}
+INSERT_SETTINGS: dict[str, dict[str, Any]] = {
+    topic: {**_LIMIT, **({"optimize_on_insert": 0} if topic == TOPIC_DETECTIONS else {})}
+    for topic in TABLES
+}
+
+QUARANTINE_TABLE = "bk.quarantine"
+QUARANTINE_VALUE_MAX = 8192
+
+
+def partition_chunks(topic: str, records: Sequence[Any]) -> list[np.ndarray] | None:
+    """Row indices per insert so none touches more than MAX_PARTITIONS_PER_INSERT
+    partitions; None when the batch fits in one insert."""
+    key = PARTITION_KEYS.get(topic)
+    if key is None or len(records) <= MAX_PARTITIONS_PER_INSERT:
+        return None
+    field, unit = key
+    ms = np.rint(np.asarray(_column(records, field), dtype=np.float64) * 1000.0).astype(np.int64)
+    parts = ms.astype("datetime64[ms]").astype(f"datetime64[{unit}]").astype(np.int64)
+    unique = np.unique(parts)
+    if len(unique) <= MAX_PARTITIONS_PER_INSERT:
+        return None
+    chunk_of = np.searchsorted(unique, parts) // MAX_PARTITIONS_PER_INSERT
+    order = np.argsort(chunk_of, kind="stable")
+    bounds = np.searchsorted(chunk_of[order], np.arange(1, chunk_of.max() + 1))
+    return np.split(order, bounds)
 
 
 class StoreWriter:
@@ -399,8 +442,45 @@ class StoreWriter:
         arrow = self.to_arrow(topic, records)
         if not len(records):
             return 0
-        self.client.insert_arrow(TABLES[topic][0], arrow, settings=INSERT_SETTINGS.get(topic))
+        table, settings = TABLES[topic][0], INSERT_SETTINGS[topic]
+        chunks = partition_chunks(topic, records)
+        if chunks is None:
+            self.client.insert_arrow(table, arrow, settings=settings)
+        else:
+            for rows in chunks:
+                self.client.insert_arrow(table, arrow.take(pa.array(rows)), settings=settings)
         return arrow.num_rows
+
+    def quarantine(self, rows: Sequence[tuple[str, int, int, str, bytes]]) -> int:
+        """Store rows the sink could not insert: (topic, partition, offset, reason, value)."""
+        if not rows:
+            return 0
+        now = time.time()
+        data = [
+            [
+                topic,
+                partition,
+                offset,
+                TABLES[topic][0] if topic in TABLES else "",
+                reason,
+                value[:QUARANTINE_VALUE_MAX].decode("utf-8", "replace"),
+                now,
+            ]
+            for topic, partition, offset, reason, value in rows
+        ]
+        arrow = pa.table(
+            {
+                "topic": pa.array([r[0] for r in data], pa.string()),
+                "partition": pa.array([r[1] for r in data], pa.int32()),
+                "offset": pa.array([r[2] for r in data], pa.int64()),
+                "table": pa.array([r[3] for r in data], pa.string()),
+                "reason": pa.array([r[4] for r in data], pa.string()),
+                "value": pa.array([r[5] for r in data], pa.string()),
+                "quarantined_at": _timestamps([r[6] for r in data])[1],
+            }
+        )
+        self.client.insert_arrow(QUARANTINE_TABLE, arrow)
+        return len(rows)
 
     def _cameras_table(self, records: Sequence[RegistryEntry]) -> pa.Table:
         start = max(time.time_ns() // 1000, self._last_updated_us + 1)
