@@ -359,7 +359,15 @@ def sink() -> None:
         "group.id": f"{settings.app_id}-sink",
         **settings.kafka_consumer_config(),
     }
-    s = Sink(conf, StoreWriter(client).write, settings.sink_batch_rows, settings.sink_flush_s)
+    writer = StoreWriter(client)
+    s = Sink(
+        conf,
+        writer.write,
+        settings.sink_batch_rows,
+        settings.sink_flush_s,
+        quarantine=writer.quarantine,
+        gate_detections=True,  # one sink per group: it reads every DLQ partition
+    )
     try:
         s.run()
     except KeyboardInterrupt:

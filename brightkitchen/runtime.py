@@ -2,7 +2,8 @@
 
 ``demo`` and ``replay`` both run inside a :class:`PipelineRuntime`: it starts
 what the settings leave unconfigured (the embedded Tansu broker, the chdb
-store), the two Faust apps (``cameras`` and ``ops``) as child processes and
+store), the two stream apps (``cameras``, the batched host of
+stream_apps/shells/cameras.py, and ``ops``, a Faust app) as child processes and
 the sink in a thread of this process (the one that owns the embedded store),
 and stops all of them on exit.
 
@@ -203,6 +204,8 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             batch_rows=s.sink_batch_rows,
             flush_s=s.sink_flush_s,
             observe=self.observe,
+            quarantine=writer.quarantine,
+            gate_detections=True,
         )
         self.sink_thread = self.sink.start_thread()
         self.progress = ProgressTracker(self.kafka_config(consumer=True))

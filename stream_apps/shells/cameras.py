@@ -217,7 +217,7 @@ class CameraShell:
             self.delivery_errors.append(f"{msg.topic()}: {err}")
             return
         topic = msg.topic()
-        if topic == STATE_TOPIC or topic == TOPIC_PROGRESS:
+        if topic in (STATE_TOPIC, TOPIC_PROGRESS):
             return
         name = f"{topic}/{msg.partition()}"
         if msg.offset() > self.delivered.get(name, -1):

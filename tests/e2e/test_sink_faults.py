@@ -57,3 +57,27 @@ def test_a_store_outage_stalls_the_sink_and_it_catches_up_with_nothing_lost(tmp_
     assert facts["max_buffered_during_outage"] <= facts["batch_rows"] + 10_000
     assert facts["max_buffered_during_outage"] < facts["produced_during_outage"]
     assert facts["stored"] == facts["expected"]
+
+
+def test_a_poison_batch_is_isolated_and_tables_do_not_block_each_other(tmp_path):
+    """150 frames a day apart are stored (inserts split to <= 100 partitions); a row the
+    store refuses is quarantined with the reason; a table whose store is down does not
+    stop the others, and catches up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
+    done = subprocess.run(
+        [sys.executable, str(HERE / "sink_poison_run.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout)
+    assert facts["detections"] == [["cam-normal", 600, 1], ["cam-poison", 150, 150]]
+    assert facts["violations_stored_while_down"] == 0 and facts["violation_failures"] >= 1
+    assert facts["violations"] == 200
+    assert facts["dead_letters"] == 50
+    [(topic, offset, table, reason)] = facts["quarantine"]
+    assert (topic, offset, table) == ("bk.dlq.v1", 50, "bk.dead_letters")
+    assert reason  # the converter's own words, e.g. "OverflowError: ..."
