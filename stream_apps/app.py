@@ -1,7 +1,10 @@
-"""The Faust apps: ``cameras`` (per-camera engines) and ``ops`` (alerts, SLA, rates).
+"""The Faust app ``ops`` (alerts, SLA, rates; timers and the web endpoint).
 
-Run a worker with ``brightkitchen stream [--app ops]`` (or ``python -m
-stream_apps cameras worker``); it reads its settings from ``BK_*`` variables
+The camera app is not a Faust app any more: it runs on the batched
+confluent-kafka host of stream_apps/shells/cameras.py (docs/scaling.md).
+
+Run a worker with ``brightkitchen stream --app ops`` (or ``python -m
+stream_apps ops worker``); it reads its settings from ``BK_*`` variables
 like every other command. Values stay raw bytes on the wire
 (``value_serializer="raw"``): the agents decode them with the msgspec codecs in
 ``schemas``, which is several times faster than Faust's own codecs and lets bad
@@ -107,16 +110,10 @@ def make_app(app_id: str, web_port: int) -> faust.App:
     return app
 
 
-def camera_app() -> faust.App:
-    from stream_apps.agents import cameras
-
-    return cameras.app
-
-
 def ops_app() -> faust.App:
     from stream_apps.agents import ops
 
     return ops.app
 
 
-APPS = {"cameras": camera_app, "ops": ops_app}
+APPS = {"ops": ops_app}

@@ -6,7 +6,7 @@ pipeline keeps one set of engines per partition: its state moves with the
 partition on a rebalance, and its watermark (the newest event time seen in the
 partition) is the clock that decides silence.
 
-The Faust shell (agents/cameras.py) only moves bytes: it hands each record to
+The shell (stream_apps/shells/cameras.py) only moves bytes: it hands each record to
 ``handle`` and produces what comes back. Tests and benchmarks drive this class
 directly.
 """
