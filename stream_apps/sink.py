@@ -10,8 +10,8 @@ Failures, per table (one table's trouble never stops another's):
 
 - transient (the store is down, a timeout): the batch is kept and retried
   with exponential backoff up to ``retry_max_s``; while it waits, the topic's
-  partitions are paused once its buffer is full (backpressure: the loop keeps
-  polling, so the group membership and the other tables go on).
+  partitions are paused (backpressure: the loop keeps polling, so the group
+  membership and the other tables go on) and resumed once an insert succeeds.
 - permanent (the store refuses the rows: a value out of range, a type
   mismatch, a record the writer cannot convert): the batch is split in halves
   until the offending rows are alone; those go to ``bk.quarantine`` with the
@@ -22,7 +22,11 @@ must not be stored as if valid. The sink then also reads the camera app's
 progress records and the DLQ, and holds raw frames until the camera app has
 processed them and the sink has read the dead letters produced up to then;
 the dead-lettered frames are dropped (they are in bk.dead_letters, with the
-reason).
+reason). The gate sees the dead letters of the DLQ partitions this sink
+reads: run one sink per group (the embedded runtime does) for it to be exact;
+with several, a frame dead-lettered into another sink's DLQ partition can be
+stored. Progress offsets are never committed: after a sink restart, held
+frames wait for the camera app's next progress record of their partition.
 """
 
 from __future__ import annotations
@@ -288,9 +292,14 @@ class Sink:
 
     def _release_frames(self, now: float) -> None:
         batch = self._batches[TOPIC_DETECTIONS]
+        # Only the DLQ partitions this sink reads can be waited for: with several
+        # sinks in one group the others' dead letters are not seen (documented).
+        mine = {tp.partition for tp in self.consumer.assignment() if tp.topic == TOPIC_DLQ}
         for partition, marks in self._marks.items():
             upto = -1
-            while marks and all(self._dlq_read.get(q, -1) >= o for q, o in marks[0][1].items()):
+            while marks and all(
+                self._dlq_read.get(q, -1) >= o for q, o in marks[0][1].items() if q in mine
+            ):
                 upto = max(upto, marks.pop(0)[0])
             held = self._held.get(partition)
             if upto < 0 or not held:
@@ -333,7 +342,7 @@ class Sink:
                 "store insert of %d %s rows failed (%s); retrying in %.1fs",
                 len(batch.records), topic, exc, batch.delay,
             )  # fmt: skip
-            if len(batch.records) >= self.batch_rows and not batch.paused:
+            if not batch.paused:  # read no further ahead until the table takes rows again
                 self._pause(topic, batch, True)
             return False
         offsets = [TopicPartition(topic, p, o + 1) for p, o in batch.offsets.items()]

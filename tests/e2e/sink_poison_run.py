@@ -118,7 +118,7 @@ def main() -> None:
         facts["violations"] = q("SELECT count() FROM bk.violations FINAL").result_rows[0][0]
         facts["quarantine"] = [
             list(r)
-            for r in q("SELECT topic, `offset`, `table`, reason FROM bk.quarantine").result_rows
+            for r in q("SELECT topic, `table`, reason, value FROM bk.quarantine").result_rows
         ]
         print(json.dumps(facts, default=str))
     finally:

@@ -78,6 +78,7 @@ def test_a_poison_batch_is_isolated_and_tables_do_not_block_each_other(tmp_path)
     assert facts["violations_stored_while_down"] == 0 and facts["violation_failures"] >= 1
     assert facts["violations"] == 200
     assert facts["dead_letters"] == 50
-    [(topic, offset, table, reason)] = facts["quarantine"]
-    assert (topic, offset, table) == ("bk.dlq.v1", 50, "bk.dead_letters")
-    assert reason  # the converter's own words, e.g. "OverflowError: ..."
+    [(topic, table, reason, value)] = facts["quarantine"]
+    assert (topic, table) == ("bk.dlq.v1", "bk.dead_letters")
+    assert str(2**40) in value  # the offending record, as it came
+    assert reason  # the converter's own words, e.g. "ArrowInvalid: Value ... too large"
