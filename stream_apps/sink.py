@@ -186,6 +186,9 @@ class Sink:
         self._dead_frames: set[tuple[int, int]] = set()
         self._marks: dict[int, list[tuple[int, dict[int, int]]]] = {}
         self._dlq_read: dict[int, int] = {}
+        # Per detections partition: frames up to this offset are decided (the
+        # camera app processed them and their dead letters have been read).
+        self._safe: dict[int, int] = {}
 
     @property
     def _buffered(self) -> int:
@@ -296,25 +299,30 @@ class Sink:
         # sinks in one group the others' dead letters are not seen (documented).
         mine = {tp.partition for tp in self.consumer.assignment() if tp.topic == TOPIC_DLQ}
         for partition, marks in self._marks.items():
-            upto = -1
+            upto = self._safe.get(partition, -1)
             while marks and all(
                 self._dlq_read.get(q, -1) >= o for q, o in marks[0][1].items() if q in mine
             ):
                 upto = max(upto, marks.pop(0)[0])
-            held = self._held.get(partition)
+            self._safe[partition] = upto
+        for partition, held in self._held.items():
+            upto = self._safe.get(partition, -1)
             if upto < 0 or not held:
                 continue
-            keep = []
+            # Held in offset order (one partition is read in order): release a prefix.
+            n = 0
+            dead = self._dead_frames
             for offset, record in held:
                 if offset > upto:
-                    keep.append((offset, record))
-                elif (partition, offset) in self._dead_frames:
-                    self._dead_frames.discard((partition, offset))
+                    break
+                n += 1
+                if dead and (partition, offset) in dead:
+                    dead.discard((partition, offset))
                     self.stats.dead_lettered_frames += 1
-                    self._add(batch, partition, offset, None, now)
-                else:
-                    self._add(batch, partition, offset, record, now)
-            self._held[partition] = keep
+                    record = None
+                self._add(batch, partition, offset, record, now)
+            if n:
+                del held[:n]
 
     # -- inserting ------------------------------------------------------------------
     def flush(self) -> None:
