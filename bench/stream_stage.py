@@ -1,4 +1,6 @@
-"""The Faust camera stage on the embedded broker, against a raw consume+decode loop.
+"""The camera stage (batched host) on the embedded broker, against a raw consume+decode loop.
+
+The peers of ../shared/peers (Quix, raw + orjson) and the whole replay on one feed: bench.peers.
 
     python -m bench.stream_stage [--cameras 200] [--minutes 10] [--partitions 4]
                                  [--profile 15] [--record]
@@ -169,7 +171,7 @@ class Stage:
         extra_env: dict[str, str] | None = None,
         module: str = "stream_apps",
     ):
-        """Start a Faust worker: ``python -m stream_apps APP worker``, or ``-m MODULE worker``."""
+        """Start a worker: ``python -m stream_apps APP worker``, or ``-m MODULE worker``."""
         n = len(self.workers)
         port = free_port()
         env = {
@@ -466,7 +468,7 @@ def main() -> None:
         "|---|---|---|",
         f"| raw confluent-kafka consume + msgspec decode (1 thread) | {raw['rate']:,.0f} | "
         f"{raw['cpu_rate']:,.0f} |",
-        f"| Faust camera worker, all engines + checkpoints (1 process) | {faust_rate:,.0f} | "
+        f"| camera worker (batched host), all engines + checkpoints (1 process) | {faust_rate:,.0f} | "
         f"{faust_cpu_rate:,.0f} |",
         f"| Faust agent counting raw records, same batching (1 process) | {bare['rate']:,.0f} | "
         f"{bare['cpu_rate']:,.0f} |",
@@ -485,7 +487,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.record:
-        record("Faust camera stage vs raw consume, embedded broker", command_line(), text)
+        record("Camera stage (batched host) vs raw consume, embedded broker", command_line(), text)
 
 
 if __name__ == "__main__":
