@@ -468,7 +468,7 @@ def main() -> None:
         "|---|---|---|",
         f"| raw confluent-kafka consume + msgspec decode (1 thread) | {raw['rate']:,.0f} | "
         f"{raw['cpu_rate']:,.0f} |",
-        f"| camera worker (batched host), all engines + checkpoints (1 process) | {faust_rate:,.0f} | "
+        f"| camera worker (batched host), all engines + checkpoints | {faust_rate:,.0f} | "
         f"{faust_cpu_rate:,.0f} |",
         f"| Faust agent counting raw records, same batching (1 process) | {bare['rate']:,.0f} | "
         f"{bare['cpu_rate']:,.0f} |",
