@@ -173,7 +173,8 @@ class Sink:
             **consumer_config,
         }
         self.consumer = Consumer(conf)
-        self.consumer.subscribe(subscribed)
+        self._assigned: set[tuple[str, int]] = set()
+        self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.stats = SinkStats()
         self._batches: dict[str, _Batch] = {t: _Batch() for t in self.topics}
         self._stop = threading.Event()
@@ -189,6 +190,12 @@ class Sink:
         # Per detections partition: frames up to this offset are decided (the
         # camera app processed them and their dead letters have been read).
         self._safe: dict[int, int] = {}
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned.update((tp.topic, tp.partition) for tp in partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
 
     @property
     def _buffered(self) -> int:
@@ -297,7 +304,7 @@ class Sink:
         batch = self._batches[TOPIC_DETECTIONS]
         # Only the DLQ partitions this sink reads can be waited for: with several
         # sinks in one group the others' dead letters are not seen (documented).
-        mine = {tp.partition for tp in self.consumer.assignment() if tp.topic == TOPIC_DLQ}
+        mine = {p for t, p in self._assigned if t == TOPIC_DLQ}
         for partition, marks in self._marks.items():
             upto = self._safe.get(partition, -1)
             while marks and all(
@@ -397,7 +404,7 @@ class Sink:
         self.quarantine(rows)  # a failure here is transient: the batch is retried
 
     def _pause(self, topic: str, batch: _Batch, pause: bool) -> None:
-        mine = [tp for tp in self.consumer.assignment() if tp.topic == topic]
+        mine = [TopicPartition(t, p) for t, p in self._assigned if t == topic]
         if mine:
             (self.consumer.pause if pause else self.consumer.resume)(mine)
         batch.paused = pause
