@@ -16,14 +16,26 @@ migration on a node or a cluster:
   Readers and writers keep using ``bk.x``: the fixed names of the contract
   hold on a cluster too;
 - ``ALTER TABLE bk.x ...`` -> the same on ``bk.x_local ON CLUSTER``, and for
-  column changes on ``bk.x`` as well (a Distributed table has columns only).
+  column changes on ``bk.x`` as well (a Distributed table has columns only);
+- ``EXCHANGE TABLES bk.a AND bk.b`` -> ``EXCHANGE TABLES bk.a_local AND
+  bk.b_local ON CLUSTER``: the Distributed tables name their local table, so
+  swapping the locals swaps what ``bk.a`` reads (copy-and-swap migrations,
+  0180 and 0181);
+- ``DROP TABLE [IF EXISTS] bk.x [SYNC]`` -> the same ``ON CLUSTER`` for
+  ``bk.x`` and ``bk.x_local``;
+- ``INSERT INTO bk.x SELECT ... FROM bk.y`` is left as it is: through the
+  Distributed tables with ``parallel_distributed_insert_select = 2`` (the
+  migration sets it) every shard copies its own local rows, so each id stays
+  on the shard it was on.
 
 The sharding key keeps every row of one logical id on one shard, because
 ``FINAL`` and ReplacingMergeTree merges collapse duplicates within a shard
 only: tables whose id is derived from the camera (violations, camera events,
 detections, the registry) shard by ``camera_id`` (a camera's history stays on
 one shard), the others by their id (`SHARDING_KEYS`); a table not listed
-shards by its sorting key, which is always safe.
+shards by its sorting key, which is always safe. The staging table of a
+copy-and-swap migration (``violations_0180``) shards like its target
+(``violations``).
 
 ``{cluster}``, ``{shard}``, ``{replica}``, ``{database}`` and ``{table}`` are
 server macros (``<macros>`` in each node's config; ``{database}``/``{table}``
@@ -68,6 +80,9 @@ _CREATE_TABLE = re.compile(
 )
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(\w*MergeTree)\b", re.I)
 _ALTER = re.compile(r"^ALTER\s+TABLE\s+(\w+)\.(\w+)\s+(.*)$", re.I | re.S)
+_EXCHANGE = re.compile(r"^EXCHANGE\s+TABLES\s+(\w+)\.(\w+)\s+AND\s+(\w+)\.(\w+)$", re.I)
+_DROP = re.compile(r"^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\w+)\.(\w+)((?:\s+SYNC)?)$", re.I)
+_INSERT_SELECT = re.compile(r"^INSERT\s+INTO\s+\w+\.\w+\s+SELECT\b", re.I | re.S)
 _COLUMN_CHANGE = re.compile(r"^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
 _NOT_A_COLUMN = re.compile(r"^\s*(INDEX|PROJECTION|CONSTRAINT)\b", re.I)
 
@@ -144,8 +159,9 @@ def _on_cluster(cluster: str) -> str:
 
 
 def sharding_key(table: str, order_by: str | None) -> str:
-    if table in SHARDING_KEYS:
-        return SHARDING_KEYS[table]
+    base = re.sub(r"_\d{4}$", "", table)  # staging table of migration NNNN
+    if base in SHARDING_KEYS:
+        return SHARDING_KEYS[base]
     if not order_by:
         raise ClusterRenderError(f"bk.{table}: no sharding key and no ORDER BY to derive one")
     key = order_by.strip()
@@ -211,6 +227,23 @@ def render_statement(
         return [f"{head} {m.group(3)}".strip()]
     if _CREATE_TABLE.match(sql):
         return _render_create_table(sql, cluster, replica_path)
+    m = _EXCHANGE.match(sql)
+    if m is not None:
+        (da, ta, db, tb) = m.groups()
+        return [
+            f"EXCHANGE TABLES {da}.{ta}{LOCAL_SUFFIX} AND {db}.{tb}{LOCAL_SUFFIX} "
+            f"{_on_cluster(cluster)}"
+        ]
+    m = _DROP.match(sql)
+    if m is not None:
+        if_exists, database, table, tail = m.groups()
+        head = f"DROP TABLE {if_exists or ''}"
+        return [
+            f"{head}{database}.{name} {_on_cluster(cluster)}{tail}".rstrip()
+            for name in (table, f"{table}{LOCAL_SUFFIX}")
+        ]
+    if _INSERT_SELECT.match(sql):
+        return [sql]
     m = _ALTER.match(sql)
     if m is not None:
         database, table, action = m.groups()
@@ -219,8 +252,8 @@ def render_statement(
             out.append(f"ALTER TABLE {database}.{table} {_on_cluster(cluster)} {action}")
         return out
     raise ClusterRenderError(
-        f"no cluster form for this statement (CREATE DATABASE, CREATE TABLE and ALTER TABLE "
-        f"are rendered): {sql[:80]}"
+        "no cluster form for this statement (CREATE DATABASE, CREATE TABLE, ALTER TABLE, "
+        f"EXCHANGE TABLES, DROP TABLE and INSERT ... SELECT are rendered): {sql[:80]}"
     )
 
 

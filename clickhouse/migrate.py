@@ -13,6 +13,13 @@ transactional: a file that fails half-way is not recorded and runs again from
 its first statement next time, so every statement must be safe to repeat
 (`CREATE TABLE IF NOT EXISTS`, `ADD COLUMN IF NOT EXISTS`, ...).
 
+A statement may be guarded: a comment line `-- migrate:if SELECT ...` right
+before it makes the runner run that scalar query first and skip the
+statement when it returns 0 (or nothing). That is how a migration that moves a
+table to a new design by copy and swap (`EXCHANGE TABLES`) stays safe to
+rerun after a failure at any statement: the guard asks whether the swap has
+happened yet (0180, 0181).
+
 Run against a server:  python3 -m clickhouse.migrate --dsn http://user@host:8123
 On a cluster (clickhouse/cluster.py renders each statement ON CLUSTER, with
 Replicated*MergeTree `*_local` tables under Distributed tables of the same
@@ -37,6 +44,7 @@ DATABASE = "bk"
 MIGRATIONS_TABLE = f"{DATABASE}.schema_migrations"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_GUARD = re.compile(r"^\s*--\s*migrate:if\s+(.+?)\s*$", re.M)
 
 
 class MigrationError(RuntimeError):
@@ -87,6 +95,23 @@ def split_statements(sql: str) -> list[str]:
 def _has_code(piece: str) -> bool:
     without_comments = re.sub(r"/\*.*?\*/|--[^\n]*", "", piece, flags=re.S)
     return bool(without_comments.strip())
+
+
+def guard(statement: str) -> str | None:
+    """The `-- migrate:if SELECT ...` query guarding `statement`, or None."""
+    m = _GUARD.search(statement)
+    return m.group(1).rstrip(";") if m else None
+
+
+def _guard_allows(client: Any, statement: str) -> bool:
+    query = guard(statement)
+    if query is None:
+        return True
+    value = client.command(query)
+    try:
+        return bool(int(value or 0))
+    except (TypeError, ValueError) as exc:
+        raise MigrationError(f"guard {query!r} returned {value!r}, not a number") from exc
 
 
 def load(directory: Path | None = None) -> list[Migration]:
@@ -163,12 +188,20 @@ def migrate(client: Any, directory: Path | None = None, cluster: str | None = No
     done: list[str] = []
     for migration in pending(client, directory):
         try:
-            statements = cluster_ddl.render(migration.statements, cluster)
+            rendered = [
+                (statement, cluster_ddl.render([statement], cluster))
+                for statement in migration.statements
+            ]
         except cluster_ddl.ClusterRenderError as exc:
             raise MigrationError(f"{migration.name}: {exc}") from exc
-        for statement in statements:
+        for original, statements in rendered:
             try:
-                client.command(statement)
+                if not _guard_allows(client, original):
+                    continue
+                for statement in statements:
+                    client.command(statement)
+            except MigrationError:
+                raise
             except Exception as exc:
                 raise MigrationError(f"{migration.name}: {exc}") from exc
         client.command(

@@ -61,7 +61,7 @@ def build(city: str) -> dict[str, Any]:
                         FROM bk.camera_events FINAL
                         WHERE $__timeFilter(started_at) AND {scope}
                         GROUP BY time, kind
-                        ORDER BY time
+                        ORDER BY time, kind
                         """,
                         timeseries=True,
                     )
@@ -152,7 +152,7 @@ def build(city: str) -> dict[str, Any]:
                             AND e.started_at <= $__toTime
                             AND (e.ended_at IS NULL OR e.ended_at >= $__fromTime)
                             AND {camera_scope("e.camera_id")}
-                        ORDER BY isNull(e.ended_at) DESC, offline_s DESC
+                        ORDER BY isNull(e.ended_at) DESC, offline_s DESC, camera_id, offline_since
                         LIMIT 20
                         """
                     )

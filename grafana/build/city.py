@@ -156,7 +156,7 @@ def build(city: str) -> dict[str, Any]:
                         FROM bk.violations FINAL
                         WHERE $__timeFilter(started_at) AND {scope}
                         GROUP BY time, cls
-                        ORDER BY time
+                        ORDER BY time, cls
                         """,
                         timeseries=True,
                     )

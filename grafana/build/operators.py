@@ -210,7 +210,7 @@ def build(city: str) -> dict[str, Any]:
                         FROM bk.violations FINAL
                         WHERE $__timeFilter(started_at) AND {OPERATOR_FILTER}
                             AND {camera_scope()}
-                        ORDER BY started_at DESC
+                        ORDER BY started_at DESC, violation_id
                         LIMIT 200
                         """
                     )

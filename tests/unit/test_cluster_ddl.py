@@ -61,9 +61,13 @@ def test_without_a_cluster_the_migrations_run_unchanged():
         assert render(migration.statements, None) == list(migration.statements)
 
 
+STAGING = {"violations_0180", "camera_events_0181"}  # copy-and-swap migrations
+
+
 def test_every_table_becomes_a_replicated_local_table_and_a_distributed_one_of_its_name():
     tables = created(rendered())
-    assert set(tables) == TABLE_NAMES | {f"{t}_local" for t in TABLE_NAMES}
+    names = TABLE_NAMES | STAGING
+    assert set(tables) >= names | {f"{t}_local" for t in names}
     for name in TABLE_NAMES:
         local = tables[f"{name}_local"]
         assert re.search(
@@ -74,9 +78,47 @@ def test_every_table_becomes_a_replicated_local_table_and_a_distributed_one_of_i
         assert f"ENGINE = Distributed('{CLUSTER}', 'bk', '{name}_local', " in tables[name]
 
 
-def test_every_rendered_statement_runs_on_the_cluster():
+def is_copy(statement: str) -> bool:
+    return statement.startswith("INSERT INTO ")
+
+
+def test_every_rendered_ddl_statement_runs_on_the_cluster():
     for statement in rendered():
-        assert f"ON CLUSTER '{CLUSTER}'" in statement
+        if not is_copy(statement):
+            assert f"ON CLUSTER '{CLUSTER}'" in statement
+
+
+def test_a_copy_runs_shard_by_shard_through_the_distributed_tables():
+    copies = [s for s in rendered() if is_copy(s)]
+    assert len(copies) == 2  # 0180, 0181
+    for statement in copies:
+        assert "parallel_distributed_insert_select = 2" in statement
+
+
+def test_a_swap_exchanges_the_local_tables_under_the_distributed_ones():
+    assert render_statement("EXCHANGE TABLES bk.violations AND bk.violations_0180", CLUSTER) == [
+        "EXCHANGE TABLES bk.violations_local AND bk.violations_0180_local ON CLUSTER '{cluster}'"
+    ]
+    assert render_statement("DROP TABLE IF EXISTS bk.violations_0180 SYNC", CLUSTER) == [
+        "DROP TABLE IF EXISTS bk.violations_0180 ON CLUSTER '{cluster}' SYNC",
+        "DROP TABLE IF EXISTS bk.violations_0180_local ON CLUSTER '{cluster}' SYNC",
+    ]
+
+
+def test_the_new_design_is_rendered_partitioned_and_sharded_by_camera():
+    tables = created(rendered())
+    local = tables["violations_0180_local"]
+    assert (
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', "
+        "'{replica}', version)" in local
+    )
+    assert "PARTITION BY toYYYYMM(started_at)" in local
+    assert "ORDER BY (toDate(started_at), camera_id, started_at, violation_id)" in local
+    # the staging table shards like its target: a camera's rows stay on their shard
+    assert tables["violations_0180"].endswith("'violations_0180_local', cityHash64(camera_id))")
+    assert tables["camera_events_0181"].endswith(
+        "'camera_events_0181_local', cityHash64(camera_id))"
+    )
 
 
 def test_the_local_table_keeps_the_engine_arguments_sorting_ttl_and_indexes():
@@ -138,7 +180,7 @@ def test_the_cluster_ddl_parses(client):
     statements = rendered() + bookkeeping_statements("bk", "schema_migrations", CLUSTER)
     for statement in statements:
         formatted = client.command("SELECT formatQuery({q:String})", parameters={"q": statement})
-        assert "ON CLUSTER" in formatted
+        assert is_copy(statement) or "ON CLUSTER" in formatted
 
 
 def test_the_single_node_form_creates_the_tables(client):
@@ -147,5 +189,6 @@ def test_the_single_node_form_creates_the_tables(client):
     rows = client.query("SELECT name, engine FROM system.tables WHERE database = 'bk'")
     engines = dict(rows.result_rows)
     assert set(engines) >= TABLE_NAMES
+    assert not set(engines) & STAGING  # swapped in and dropped
     assert all(engines[t] == "ReplacingMergeTree" for t in TABLE_NAMES)
     client.command("DROP DATABASE IF EXISTS bk SYNC")
