@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -367,6 +368,12 @@ def time_queries(client: Any, runs: int, end_ts: float) -> list[dict[str, Any]]:
                     res = client.query(sql)
                     times.append(time.perf_counter() - t0)
                     read = selected_rows(client) - before
+                print(
+                    f"{q.board} / {q.title} ({q.ref}) {rname} {sname}: "
+                    f"p95 {pct(times, 0.95) * 1000:.0f} ms, {read:,} rows read",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 rows.append(
                     {
                         "board": q.board,

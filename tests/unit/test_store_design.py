@@ -159,16 +159,16 @@ def test_a_live_batch_stays_far_below_the_partitions_per_insert_limit(client, mo
             cls="no_hat",
             severity="major",
             state="open",
-            started_at=base + 86400 * i,  # spans 40 days: two months
+            started_at=base + 86400 * i,  # spans 20 days: two months
             detected_at=base + 86400 * i + 3,
             ended_at=None,
             peak_score=0.9,
             frames=3,
             evidence=Evidence(frame_ts=base + 86400 * i, box=(0.1, 0.2, 0.3, 0.4)),
         )
-        for i in range(40)
+        for i in range(20)
     ]
-    assert StoreWriter(client).write("bk.violations.v1", batch) == 40
+    assert StoreWriter(client).write("bk.violations.v1", batch) == 20
     parts = client.command(
         "SELECT uniqExact(toYYYYMM(started_at)) FROM bk.violations WHERE violation_id LIKE 'live-%'"
     )
