@@ -351,15 +351,23 @@ def selected_rows(client: Any) -> int:
     return int(client.command("SELECT value FROM system.events WHERE event = 'SelectedRows'") or 0)
 
 
-def time_queries(client: Any, runs: int, end_ts: float) -> list[dict[str, Any]]:
+def time_queries(
+    client: Any,
+    runs: int,
+    end_ts: float,
+    ranges: tuple[str, ...] = tuple(RANGES),
+    scopes: tuple[str, ...] = ("all", "district", "station"),
+) -> list[dict[str, Any]]:
     place = client.query(
         "SELECT district, station FROM bk.cameras FINAL WHERE active ORDER BY camera_id LIMIT 1"
     ).result_rows[0]
-    scopes = {"all": (None, None), "district": (place[0], None), "station": (place[0], place[1])}
+    places = {"all": (None, None), "district": (place[0], None), "station": (place[0], place[1])}
     rows = []
     for q in panel_queries():
-        for rname, span in RANGES.items():
-            for sname, (d, s) in scopes.items():
+        for rname in ranges:
+            span = RANGES[rname]
+            for sname in scopes:
+                d, s = places[sname]
                 sql = expand_query(q.sql, context(client, end_ts, span, d, s))
                 times, read = [], 0
                 for _ in range(runs):
@@ -447,6 +455,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--detections", type=int, default=30_000_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--ranges", default="6h,24h,7d,30d", help="comma-separated subset")
+    ap.add_argument("--scopes", default="all,district,station", help="comma-separated subset")
     ap.add_argument("--store", type=Path, help="store folder (default: a fresh temporary one)")
     ap.add_argument("--reuse", action="store_true", help="the store is filled already")
     ap.add_argument("--keep", action="store_true", help="keep the temporary store")
@@ -468,7 +478,13 @@ def main() -> None:
         end_ts = client.query(f"SELECT toUnixTimestamp(toDateTime('{END}', 'UTC'))").result_rows[0][
             0
         ]
-        rows = time_queries(client, args.runs, float(end_ts))
+        rows = time_queries(
+            client,
+            args.runs,
+            float(end_ts),
+            tuple(args.ranges.split(",")),
+            tuple(args.scopes.split(",")),
+        )
         text = report(scale, fill_s, rows, table_sizes(client), args.runs)
         print(text)
         if args.record:

@@ -10,11 +10,12 @@
 --   (blake2b of camera_id|cls|started_at), so every version of an id lands in
 --   the same partition and FINAL / merges still collapse them. Settled months
 --   merge to one part each and FINAL reads them without merging.
--- - ORDER BY (toDate(started_at), camera_id, started_at, violation_id): every
---   column before the id is a function of the id, so the replacing key is
---   still "one row per violation_id"; the day prefix serves the boards' time
---   ranges, camera_id their district/station scopes (IN the registry's
---   cameras), both through the primary index, FINAL included.
+-- - ORDER BY (toDateTime(started_at), camera_id, violation_id): every column
+--   before the id is a function of the id, so the replacing key is still "one
+--   row per violation_id"; the time prefix lets the primary index (FINAL
+--   included) skip all but the boards' time range. A prefix toDate(started_at)
+--   was measured not to prune (chdb 4.4: a range on the DateTime64 column
+--   does not reach toDate(...) of it in the key), toDateTime(started_at) does.
 -- - A live insert block spans one or two months (the sink's batches are
 --   seconds of event time): far below max_partitions_per_insert_block (100).
 --
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS bk.violations_0180
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(started_at)
-ORDER BY (toDate(started_at), camera_id, started_at, violation_id);
+ORDER BY (toDateTime(started_at), camera_id, violation_id);
 
 -- migrate:if SELECT count() FROM system.tables WHERE database = 'bk' AND name IN ('violations', 'violations_local') AND engine LIKE '%ReplacingMergeTree' AND partition_key = ''
 INSERT INTO bk.violations_0180

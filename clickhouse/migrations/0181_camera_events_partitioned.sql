@@ -1,7 +1,7 @@
 -- bk.camera_events at city scale: the design of bk.violations (0180).
 --
--- PARTITION BY toYYYYMM(started_at) and ORDER BY (toDate(started_at),
--- camera_id, started_at, event_id): camera_id and started_at are inputs of
+-- PARTITION BY toYYYYMM(started_at) and ORDER BY (toDateTime(started_at),
+-- camera_id, event_id): camera_id and started_at are inputs of
 -- event_id (sha1 of camera_id|kind|started_at), so every version of an event
 -- shares a partition and the replacing key is still one row per event_id.
 -- Copy and swap guarded by `-- migrate:if` as in 0180.
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS bk.camera_events_0181
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(started_at)
-ORDER BY (toDate(started_at), camera_id, started_at, event_id);
+ORDER BY (toDateTime(started_at), camera_id, event_id);
 
 -- migrate:if SELECT count() FROM system.tables WHERE database = 'bk' AND name IN ('camera_events', 'camera_events_local') AND engine LIKE '%ReplacingMergeTree' AND partition_key = ''
 INSERT INTO bk.camera_events_0181

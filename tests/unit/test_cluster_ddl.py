@@ -113,7 +113,7 @@ def test_the_new_design_is_rendered_partitioned_and_sharded_by_camera():
         "'{replica}', version)" in local
     )
     assert "PARTITION BY toYYYYMM(started_at)" in local
-    assert "ORDER BY (toDate(started_at), camera_id, started_at, violation_id)" in local
+    assert "ORDER BY (toDateTime(started_at), camera_id, violation_id)" in local
     # the staging table shards like its target: a camera's rows stay on their shard
     assert tables["violations_0180"].endswith("'violations_0180_local', cityHash64(camera_id))")
     assert tables["camera_events_0181"].endswith(

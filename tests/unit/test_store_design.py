@@ -98,11 +98,11 @@ def test_violations_and_camera_events_are_partitioned_by_month_and_sorted_for_th
 ):
     assert design(client, "violations") == (
         "toYYYYMM(started_at)",
-        "toDate(started_at), camera_id, started_at, violation_id",
+        "toDateTime(started_at), camera_id, violation_id",
     )
     assert design(client, "camera_events") == (
         "toYYYYMM(started_at)",
-        "toDate(started_at), camera_id, started_at, event_id",
+        "toDateTime(started_at), camera_id, event_id",
     )
     staging = client.command(
         "SELECT count() FROM system.tables WHERE database = 'bk' AND match(name, '_018[01]$')"
