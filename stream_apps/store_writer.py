@@ -360,6 +360,8 @@ PARTITION_KEYS: dict[str, tuple[str, str]] = {
     TOPIC_DETECTIONS: ("frame_ts", "D"),  # PARTITION BY toDate(frame_ts)
     TOPIC_DLQ: ("ts", "M"),  # PARTITION BY toYYYYMM(ts)
     TOPIC_OPERATOR_RATES: ("as_of", "M"),  # PARTITION BY toYYYYMM(as_of)
+    TOPIC_VIOLATIONS: ("started_at", "M"),  # 0180: PARTITION BY toYYYYMM(started_at)
+    TOPIC_CAMERA_EVENTS: ("started_at", "M"),  # 0181: PARTITION BY toYYYYMM(started_at)
 }
 """Topic -> (record field, numpy datetime unit) of its table's partition key
 (clickhouse/migrations; keep in step when a migration changes a key). The
