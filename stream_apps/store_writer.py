@@ -152,6 +152,14 @@ def camera_events_table(records: Sequence[CameraEvent]) -> pa.Table:
     )
 
 
+class _NoQuality:
+    brightness = float("nan")
+    sharpness = float("nan")
+
+
+_NO_QUALITY = _NoQuality()
+
+
 def detections_table(records: Sequence[FrameDetections]) -> pa.Table:
     """bk.detections.v1 records -> rows of bk.detections (one per frame)."""
     per_frame = _column(records, "detections")
@@ -161,7 +169,8 @@ def detections_table(records: Sequence[FrameDetections]) -> pa.Table:
     boxes = np.fromiter(
         chain.from_iterable(_column(dets, "box")), dtype=np.float32, count=4 * len(dets)
     )
-    qualities = _column(records, "quality")
+    # A frame without measured quality (stock DeepStream) stores NaN.
+    qualities = [q if q is not None else _NO_QUALITY for q in _column(records, "quality")]
     _, frame_ts = _timestamps(_column(records, "frame_ts"))
     return pa.table(
         {

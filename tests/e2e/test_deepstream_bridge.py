@@ -27,7 +27,7 @@ def test_the_bridge_republishes_frames_and_dead_letters_bad_payloads():
         producer = Producer({"bootstrap.servers": broker.bootstrap})
         for i in range(5):
             ts = f"2026-11-02T08:00:{i:02d}.000Z"
-            producer.produce(SOURCE, value=json.dumps(minimal(i, ["1|0|0|96|54|mouse|#|0.9"], ts)))
+            producer.produce(SOURCE, value=json.dumps(minimal(i, ["1|0|0|96|54|rat|#|0.9"], ts)))
         producer.produce(SOURCE, value=b'{"sensorId": "cam-x", "objects": "nope"}')
         producer.flush(10)
         counts: dict = {}
