@@ -361,6 +361,14 @@ def sink() -> None:
         s.stop()
 
 
+def snapshot_store(settings: Settings):
+    """The worker's Snapshotter, from BK_SNAPSHOT_STORE and BK_SNAPSHOT_RETENTION_DAYS."""
+    from inference_workers.snapshots import Snapshotter, open_store
+
+    store = open_store(settings.snapshot_store, settings.snapshot_s3_endpoint)
+    return Snapshotter(store, retention_s=settings.snapshot_retention_days * 86400)
+
+
 @app.command()
 def worker(
     cameras: Path = typer.Option(..., "--cameras", help="YAML/JSON list of {camera_id, url, fps}"),
@@ -391,6 +399,8 @@ def worker(
         compile=compile,
         class_map=class_map,
         metrics_port=metrics_port,
+        metrics_addr=settings.worker_metrics_bind,
+        snapshots=snapshot_store(settings),
         producer_config=settings.kafka_client_config(),
     )
     console.print(f"worker stopped: {stats}")

@@ -124,6 +124,7 @@ def violations_table(records: Sequence[Violation]) -> pa.Table:
             "evidence": pa.StructArray.from_arrays(
                 [evidence_ts, _fixed_lists(boxes, 4)], names=["frame_ts", "box"]
             ),
+            "evidence_snapshot": pa.array(_column(evidence, "snapshot"), pa.string()),
             "version": _episode_version(states, detected_ms, ended_ms),
         }
     )
