@@ -486,13 +486,16 @@ def alerts_list(
     all_states: bool = typer.Option(False, "--all", help="resolved alerts too"),
     limit: int = typer.Option(100, min=1),
 ) -> None:
-    """Alerts from the store (open ones by default), oldest first, as JSON lines."""
+    """Alerts from the store (open ones by default), oldest first, as JSON lines.
+
+    `snapshot` is the URI of the evidence image (file://… or s3://…), null if none."""
     from brightkitchen import store
 
     where = "" if all_states else "WHERE state IN ('open', 'verified')"
     sql = (
         "SELECT alert_id, state, cls, severity, operator_id, kitchen_id, district, station, "
-        f"camera_ids, created_at FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
+        "camera_ids, created_at, snapshot "
+        f"FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
     )
     client = _connect(_settings())
     try:

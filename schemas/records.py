@@ -422,6 +422,8 @@ class Alert(Record):
     """The resolving state, when the alert is resolved."""
     last_actor: str | None
     """Actor of the latest disposition."""
+    snapshot: str | None = None
+    """Evidence image (file://… or s3://…) of the first violation member that has one."""
 
 
 class SlaBreach(Record):

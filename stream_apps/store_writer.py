@@ -266,6 +266,7 @@ def alerts_table(records: Sequence[Alert]) -> pa.Table:
             "resolved_at": resolved,
             "resolution": pa.array(_column(records, "resolution"), pa.string()),
             "last_actor": pa.array(_column(records, "last_actor"), pa.string()),
+            "snapshot": pa.array(_column(records, "snapshot"), pa.string()),
         }
     )
 

@@ -6,6 +6,7 @@ the frame (box drawn) — from a local folder and from a local S3 server (moto).
 from __future__ import annotations
 
 import io
+import json
 import threading
 
 import clickhouse_connect
@@ -21,6 +22,7 @@ from inference_workers.snapshots import LocalStore, S3Store, Snapshotter  # noqa
 from inference_workers.synthetic_video import write_h264  # noqa: E402
 from inference_workers.worker import run_worker  # noqa: E402
 from schemas.records import (  # noqa: E402
+    TOPIC_ALERTS,
     TOPIC_DETECTIONS,
     TOPIC_VIOLATIONS,
     FrameDetections,
@@ -28,13 +30,17 @@ from schemas.records import (  # noqa: E402
     decode,
 )
 from stream_apps.camera_pipeline import CameraPipeline  # noqa: E402
+from stream_apps.engines.alerts import AlertEngine  # noqa: E402
 from stream_apps.store_writer import StoreWriter  # noqa: E402
 from tests.e2e.test_inference_worker import FILES, ListPublisher, model_file  # noqa: E402,F401
+
+CHDB_PATH: list = []
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    path = tmp_path_factory.getbasetemp() / "chdb-store"  # one chdb per process: share it
+    path = tmp_path_factory.getbasetemp() / "chdb-store"
+    CHDB_PATH.append(path)  # one chdb per process: share it
     c = clickhouse_connect.get_client(dsn=f"chdb://{path}")
     migrate(c)
     yield c
@@ -108,7 +114,12 @@ def run_and_store(model_path, tmp_path, client, store, camera_id):
     mask[top - 3 : int(0.625 * (h - 1)) + 4, left - 3 : int(0.625 * (w - 1)) + 4] = False
     diff = np.abs(pixels.astype(int) - seen.astype(int))[mask].mean()
     assert diff < 8, diff
-    return uri
+    # The alert of that violation carries the image, in the store too.
+    engine = AlertEngine()
+    [alert] = engine.feed(opened[0])
+    assert alert.snapshot == uri
+    StoreWriter(client).write(TOPIC_ALERTS, [alert])
+    return uri, alert
 
 
 def test_a_violation_from_the_worker_keeps_a_local_jpeg_of_its_peak_frame(
@@ -116,8 +127,20 @@ def test_a_violation_from_the_worker_keeps_a_local_jpeg_of_its_peak_frame(
     tmp_path,
     client,
 ):
-    uri = run_and_store(model_file, tmp_path, client, LocalStore(tmp_path / "snaps"), "snap-local")
+    uri, alert = run_and_store(
+        model_file, tmp_path, client, LocalStore(tmp_path / "snaps"), "snap-local"
+    )
     assert uri.startswith(f"file://{(tmp_path / 'snaps').resolve()}/snap-local/")
+    # `brightkitchen alerts list` shows it (same embedded store, in this process).
+    from typer.testing import CliRunner
+
+    from brightkitchen.cli import app
+
+    store_path = str(CHDB_PATH[0])
+    result = CliRunner().invoke(app, ["alerts", "list"], env={"BK_STORE_PATH": store_path})
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert {r["alert_id"]: r["snapshot"] for r in rows}[alert.alert_id] == uri
 
 
 def test_the_same_through_a_local_s3_server(model_file, tmp_path, client, monkeypatch):  # noqa: F811
@@ -136,7 +159,7 @@ def test_the_same_through_a_local_s3_server(model_file, tmp_path, client, monkey
         endpoint = f"http://{host}:{port}"
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="evidence")
         store = S3Store("evidence", "bk", endpoint_url=endpoint)
-        uri = run_and_store(model_file, tmp_path, client, store, "snap-s3")
+        uri, _ = run_and_store(model_file, tmp_path, client, store, "snap-s3")
         assert uri.startswith("s3://evidence/bk/snap-s3/")
         # Retention: nothing is older than a day; everything is older than the future.
         assert store.purge(older_than=0) == 0
