@@ -374,6 +374,14 @@ def sink() -> None:
         s.stop()
 
 
+def snapshot_store(settings: Settings):
+    """The worker's Snapshotter, from BK_SNAPSHOT_STORE and BK_SNAPSHOT_RETENTION_DAYS."""
+    from inference_workers.snapshots import Snapshotter, open_store
+
+    store = open_store(settings.snapshot_store, settings.snapshot_s3_endpoint)
+    return Snapshotter(store, retention_s=settings.snapshot_retention_days * 86400)
+
+
 @app.command()
 def worker(
     cameras: Path = typer.Option(..., "--cameras", help="YAML/JSON list of {camera_id, url, fps}"),
@@ -404,6 +412,8 @@ def worker(
         compile=compile,
         class_map=class_map,
         metrics_port=metrics_port,
+        metrics_addr=settings.worker_metrics_bind,
+        snapshots=snapshot_store(settings),
         producer_config=settings.kafka_client_config(),
     )
     console.print(f"worker stopped: {stats}")
@@ -412,28 +422,60 @@ def worker(
 @app.command()
 def deepstream(
     topic: str = typer.Option(..., help="topic nvmsgbroker publishes DeepStream payloads to"),
-    frame_size: str = typer.Option("1920x1080", help="source frame size, WIDTHxHEIGHT"),
+    frame_size: str = typer.Option(
+        "1920x1080", help="source frame size, WIDTHxHEIGHT, of sensors not in --frame-sizes"
+    ),
+    frame_sizes: Path | None = typer.Option(
+        None, help='JSON/YAML file: sensor id -> "WIDTHxHEIGHT" (per-camera frame sizes)'
+    ),
+    class_map: Path | None = typer.Option(
+        None,
+        help="JSON/YAML class map of the DeepStream model (labels, absence, model_labels); "
+        "default: the default labels without absence rules",
+    ),
+    model: str = typer.Option("deepstream", help="model name written to each record"),
+    unknown_confidence: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="score of an object DeepStream sent without a confidence"
+    ),
 ) -> None:
     """Bridge DeepStream nvmsgconv payloads (minimal or full schema) to bk.detections.v1."""
-    from inference_workers.deepstream import DeepStreamAdapter, run_bridge
+    from inference_workers.classmap import ClassMap
+    from inference_workers.deepstream import (
+        DeepStreamAdapter,
+        load_frame_sizes,
+        parse_frame_size,
+        run_bridge,
+    )
 
     settings = _settings()
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: the bridge reads DeepStream's broker", 2)
     try:
-        width, height = (int(x) for x in frame_size.lower().split("x"))
+        width, height = parse_frame_size(frame_size)
     except ValueError:
         raise _fail(f"--frame-size {frame_size!r} is not WIDTHxHEIGHT", 2) from None
-    logging.basicConfig(level=logging.INFO)
     try:
-        counts = run_bridge(
-            settings.kafka_bootstrap,
-            topic,
-            DeepStreamAdapter(default_frame_size=(width, height)),
-            settings.kafka_client_config(),
-        )
-    except KeyboardInterrupt:
-        return
+        sizes = load_frame_sizes(frame_sizes) if frame_sizes else {}
+        cmap = ClassMap.from_file(class_map) if class_map else None
+    except (OSError, ValueError, TypeError) as exc:
+        raise _fail(f"cannot read the bridge configuration: {exc}", 2) from None
+    logging.basicConfig(level=logging.INFO)
+    adapter = DeepStreamAdapter(
+        class_map=cmap,
+        frame_sizes=sizes,
+        default_frame_size=(width, height),
+        model=model,
+        unknown_confidence=unknown_confidence,
+    )
+    import signal
+    import threading
+
+    stop = threading.Event()  # SIGINT/SIGTERM: publish the open frames, commit, exit
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    counts = run_bridge(
+        settings.kafka_bootstrap, topic, adapter, settings.kafka_client_config(), stop=stop
+    )
     console.print(f"bridge stopped: {counts}")
 
 
@@ -457,13 +499,16 @@ def alerts_list(
     all_states: bool = typer.Option(False, "--all", help="resolved alerts too"),
     limit: int = typer.Option(100, min=1),
 ) -> None:
-    """Alerts from the store (open ones by default), oldest first, as JSON lines."""
+    """Alerts from the store (open ones by default), oldest first, as JSON lines.
+
+    `snapshot` is the URI of the evidence image (file://… or s3://…), null if none."""
     from brightkitchen import store
 
     where = "" if all_states else "WHERE state IN ('open', 'verified')"
     sql = (
         "SELECT alert_id, state, cls, severity, operator_id, kitchen_id, district, station, "
-        f"camera_ids, created_at FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
+        "camera_ids, created_at, snapshot "
+        f"FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
     )
     client = _connect(_settings())
     try:

@@ -207,6 +207,21 @@ class Settings(BaseSettings):
     clickhouse_query_password_file: Path | None = Field(
         None, description="file holding the password of BK_CLICKHOUSE_QUERY_USER"
     )
+    worker_metrics_bind: str = Field(
+        "127.0.0.1",
+        description="address the inference worker's Prometheus endpoint binds (0.0.0.0 = all)",
+    )
+    snapshot_store: str | None = Field(
+        None,
+        description="where inference workers keep evidence JPEGs: a folder, file:///folder or "
+        "s3://bucket/prefix; unset = bk-data/snapshots",
+    )
+    snapshot_s3_endpoint: str | None = Field(
+        None, description="endpoint URL of an S3-compatible store (MinIO, Ceph); unset = AWS"
+    )
+    snapshot_retention_days: float = Field(
+        90.0, gt=0, description="evidence JPEGs older than this are deleted by the worker"
+    )
 
     violations: ViolationParams = Field(
         default_factory=ViolationParams, description="violation debouncer (per-class evidence)"

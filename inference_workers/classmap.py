@@ -11,13 +11,19 @@ settings, or YAML/JSON) that says:
   `hat` box is `no_hat`, scored with the person's score.
 
 Labels that map to nothing are dropped (the contract only carries canonical
-classes) unless `keep_unmapped` is set.
+classes) unless `keep_unmapped` is set. Labels match case-insensitively
+(DeepStream's event path writes `Person`, `Mouse`). `mouse` is not in the
+default map: in COCO (most public detectors and DeepStream's samples) it is a
+computer mouse; a kitchen model whose `mouse` is a rodent says so in its class
+map file (`{"labels": {"mouse": "rodent"}}`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.records import VIOLATION_CLASSES, Detection
@@ -62,7 +68,24 @@ class ClassMap:
             keep_unmapped=bool(cfg.get("keep_unmapped", False)),
         )
         cm.validate()
+        if "model_labels" in cfg:  # the labels the model has: keeps only rules it can serve
+            cm = cm.for_model(cfg["model_labels"])
         return cm
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ClassMap:
+        """A class map from a YAML or JSON file (the `from_dict` layout)."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            cfg = yaml.safe_load(text)
+        else:
+            cfg = json.loads(text)
+        if not isinstance(cfg, Mapping):
+            raise ValueError(f"class map {path} is not a mapping")
+        return cls.from_dict(cfg)
 
     @classmethod
     def default(cls) -> ClassMap:
@@ -70,8 +93,8 @@ class ClassMap:
         labels = {c: c for c in VIOLATION_CLASSES}
         labels.update(
             {
-                "mouse": "rodent",
                 "rat": "rodent",
+                "rodent": "rodent",
                 "cat": "animal",
                 "dog": "animal",
                 "cockroach": "animal",
@@ -90,6 +113,13 @@ class ClassMap:
         ]
         return cls(labels=labels, absence=rules)
 
+    def _folded(self) -> dict[str, str]:
+        key = tuple(self.labels.items())
+        if getattr(self, "_fold_key", None) != key:
+            self._fold_key = key
+            self._fold = {k.casefold(): v for k, v in self.labels.items()}
+        return self._fold
+
     def validate(self) -> None:
         canonical = set(VIOLATION_CLASSES)
         bad = {v for v in self.labels.values() if v not in canonical}
@@ -102,23 +132,27 @@ class ClassMap:
 
         Without this a model that cannot see hats would report every person as no_hat.
         """
-        have = set(model_labels)
-        rules = [r for r in self.absence if r.subject in have and r.item in have]
+        have = {str(label).casefold() for label in model_labels}
+        rules = [
+            r for r in self.absence if r.subject.casefold() in have and r.item.casefold() in have
+        ]
         return ClassMap(dict(self.labels), rules, self.keep_unmapped)
 
     def apply(self, dets: list[LabeledBox]) -> list[Detection]:
         """One image's model detections -> canonical `Detection` records."""
         out = []
+        labels = self._folded()
         for d in dets:
-            cls = self.labels.get(d.label)
+            cls = labels.get(d.label.casefold())
             if cls is None and self.keep_unmapped:
                 cls = d.label
             if cls is not None:
                 out.append(Detection(cls=cls, score=d.score, box=d.box))
         for rule in self.absence:
-            items = [d.box for d in dets if d.label == rule.item]
+            item, subject = rule.item.casefold(), rule.subject.casefold()
+            items = [d.box for d in dets if d.label.casefold() == item]
             for d in dets:
-                if d.label != rule.subject or d.score < rule.min_subject_score:
+                if d.label.casefold() != subject or d.score < rule.min_subject_score:
                     continue
                 region = _sub_box(d.box, rule.region)
                 if not any(_inside_fraction(b, region) >= rule.min_item_inside for b in items):

@@ -7,29 +7,47 @@ the contract's form. Both payload schemas of ``Gst-nvmsgconv`` are read:
 - **minimal** (``payload-type=1``), one message per frame::
 
     {"version": "4.0", "id": 1234, "@timestamp": "2026-11-02T08:00:00.000Z",
-     "sensorId": "cam-1", "objects": ["17|100|50|300|400|mouse|#|0.92", ...]}
+     "sensorId": "cam-1", "objects": ["17|100|50|300|400|mouse|#|||||||0.92", ...]}
 
   each object is ``trackingId|left|top|right|bottom|label`` in source-frame
-  pixels, optionally ``|#|classifier labels...|confidence``;
+  pixels, then ``|#|`` and the classifier attributes with the confidence last;
+  further ``|#|embedding|…`` or ``|#|pose2D|…`` sections are ignored;
 - **full** (``payload-type=0``), one message per *object*::
 
     {"messageid": ..., "@timestamp": ..., "sensor": {"id": "cam-1", ...},
      "object": {"id": "17", "mouse": {"confidence": 0.92}, "bbox": {"topleftx": 100,
-                "toplefty": 50, "bottomrightx": 300, "bottomrighty": 400}, ...}}
+                "toplefty": 50, "bottomrightx": 300, "bottomrighty": 400}, "pose": {}, ...}}
 
-  where the object's label is the key of its attribute block; messages with
-  the same sensor and ``@timestamp`` are one frame (:class:`FullSchemaFrames`).
+  where the object's label is the key of its attribute block (``pose``,
+  ``embedding``, ``bbox``, ``location``, ``coordinate`` are not labels).
+  Messages of one frame are grouped by :class:`FullSchemaFrames`: by
+  ``frameId`` when the message carries one; otherwise consecutive messages of
+  a sensor whose ``@timestamp`` lies within ``frame_gap_s`` of the frame's
+  first message, and whose object id has not been seen in it yet (the
+  msg2p-newapi path stamps every message with its own wall-clock time).
+
+Per object, not per frame: an object that cannot be read (no label block, a
+non-numeric box, two label blocks) is dropped and counted with its reason; the
+other objects of its frame are kept. Confidence ``-0.1`` (DeepStream's
+"tracked, not re-inferred on this frame") and a missing confidence take the
+last inferred confidence of the same tracking id on that sensor, else
+``unknown_confidence`` (default 0.5, below which a class is not an alert
+unless the violation engine's ``min_score`` says otherwise).
 
 What DeepStream does not send, the bridge cannot invent:
 
-- **Frame size**: boxes are pixels; ``frame_sizes`` (per sensor, default
-  1920x1080) normalises them to 0..1.
+- **Frame size**: boxes are pixels; ``frame_sizes`` (per sensor, from
+  ``--frame-sizes FILE``; default 1920x1080) normalises them to 0..1.
 - **Quality** (brightness, sharpness, structure signature) that camera health
-  needs: a DeepStream probe must attach it as a ``customMessage`` entry
+  needs: stock pipelines never send it. A payload without it is published with
+  ``quality: null``: violations work as usual, camera health keeps ``offline``
+  for that camera and turns off ``dark``, ``blurred``, ``frozen`` and
+  ``angle_changed``. A probe may attach real values as a ``customMessage`` entry
   ``{"bk_quality": {"brightness": ..., "sharpness": ..., "signature": [64 floats]}}``
-  (computed as in ``inference_workers/quality.py``). A payload without it is
-  rejected with that reason (dead-lettered by the bridge), never published
-  with made-up values that would raise or hide camera-health events.
+  (computed as in ``inference_workers/quality.py``); a malformed block is an error.
+- **Which labels the model has**: without ``--class-map FILE`` the bridge maps
+  labels through the default map *without* absence rules (a ``person`` from a
+  model with no hat class is not ``no_hat``).
 - **Empty frames**: the full schema sends nothing for a frame without objects,
   so use the minimal schema (one message per analysed frame) or camera health
   will see silence.
@@ -39,19 +57,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
+import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from inference_workers.classmap import ClassMap
 from schemas.records import SCHEMA_VERSION, FrameDetections, Quality, RecordError, decode, encode
 
+log = logging.getLogger(__name__)
+
 DEFAULT_FRAME_SIZE = (1920, 1080)
-_FULL_OBJECT_KEYS = {"id", "speed", "direction", "orientation", "bbox", "location", "coordinate"}
+# Dict-valued keys of a full-schema object that are not its label block.
+_FULL_NON_LABEL_KEYS = {"bbox", "location", "coordinate", "pose", "embedding", "signature"}
+# Tracking ids that mean "not tracked" (UNTRACKED_OBJECT_ID, as uint64 and as int).
+_UNTRACKED = {"", "-1", "18446744073709551615"}
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 class DeepStreamPayloadError(ValueError):
     """A payload that cannot become a bk.detections.v1 record; the message says why."""
+
+
+class ObjectError(ValueError):
+    """One object of a payload that cannot be read; its frame keeps the others."""
 
 
 class _Box(NamedTuple):
@@ -62,12 +93,22 @@ class _Box(NamedTuple):
     box: tuple[float, float, float, float]
 
 
+class Converted(NamedTuple):
+    """A frame's record and the reasons of the objects dropped from it."""
+
+    record: FrameDetections
+    dropped: list[str]
+
+
 def parse_timestamp(value: Any) -> float:
-    """RFC 3339 (``2026-11-02T08:00:00.000Z``) -> Unix seconds."""
+    """RFC 3339 (``2026-11-02T08:00:00.000Z``, up to 9 fraction digits) -> Unix seconds."""
     if not isinstance(value, str):
         raise DeepStreamPayloadError(f"@timestamp is not a string: {value!r}")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Python reads at most 6 fraction digits; DeepStream 9 writes 9.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise DeepStreamPayloadError(f"@timestamp is not RFC 3339: {value!r}") from None
     if parsed.tzinfo is None:
@@ -75,7 +116,40 @@ def parse_timestamp(value: Any) -> float:
     return parsed.timestamp()
 
 
-def _quality(payload: Mapping[str, Any]) -> Quality:
+def parse_frame_size(text: Any) -> tuple[int, int]:
+    """``"1280x720"`` or ``[1280, 720]`` -> (1280, 720)."""
+    if isinstance(text, list | tuple) and len(text) == 2:
+        w, h = text
+    else:
+        m = _SIZE.match(str(text))
+        if m is None:
+            raise ValueError(f"frame size {text!r} is not WIDTHxHEIGHT")
+        w, h = m.groups()
+    try:
+        w, h = int(w), int(h)
+    except (TypeError, ValueError):
+        raise ValueError(f"frame size {text!r} is not WIDTHxHEIGHT") from None
+    if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        raise ValueError(f"frame size {text!r} is outside 1..16384")
+    return w, h
+
+
+def load_frame_sizes(path: str | Path) -> dict[str, tuple[int, int]]:
+    """A JSON or YAML mapping ``sensor id -> "WIDTHxHEIGHT"`` (or ``[w, h]``)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        cfg = yaml.safe_load(text)
+    else:
+        cfg = json.loads(text)
+    if not isinstance(cfg, Mapping):
+        raise ValueError(f"{path}: frame sizes must be a mapping sensor id -> WIDTHxHEIGHT")
+    return {str(k): parse_frame_size(v) for k, v in cfg.items()}
+
+
+def _quality(payload: Mapping[str, Any]) -> Quality | None:
     for entry in payload.get("customMessage") or ():
         try:
             blob = json.loads(entry) if isinstance(entry, str) else entry
@@ -86,10 +160,26 @@ def _quality(payload: Mapping[str, Any]) -> Quality:
                 return decode(Quality, json.dumps(blob["bk_quality"]))
             except RecordError as exc:
                 raise DeepStreamPayloadError(f"customMessage bk_quality: {exc}") from None
-    raise DeepStreamPayloadError(
-        "no bk_quality block in customMessage: attach brightness, sharpness and the "
-        "64-float signature with a DeepStream probe (see inference_workers/deepstream.py)"
-    )
+    return None  # stock DeepStream: no quality measured
+
+
+def _number(text: Any) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _frame_id(value: Any) -> int | None:
+    """A numeric frame id, else None (``"frame-id"`` is nvmsgconv's placeholder)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 class DeepStreamAdapter:
@@ -102,28 +192,45 @@ class DeepStreamAdapter:
         default_frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
         worker_id: str = "deepstream",
         model: str = "deepstream",
+        unknown_confidence: float = 0.5,
     ) -> None:
-        self.class_map = class_map or ClassMap.default()
+        # The model's labels are unknown: no absence rule (no invented no_hat).
+        self.class_map = class_map if class_map is not None else ClassMap.default().for_model(())
         self.frame_sizes = dict(frame_sizes or {})
         self.default_frame_size = default_frame_size
         self.worker_id = worker_id
         self.model = model
+        self.unknown_confidence = unknown_confidence
+        self._track_scores: dict[tuple[str, str], float] = {}
+        self.objects_dropped = 0
 
+    # -- pieces ------------------------------------------------------------------
     def _normalise(self, sensor: str, left, top, right, bottom) -> tuple[float, ...]:
         w, h = self.frame_sizes.get(sensor, self.default_frame_size)
-        try:
-            coords = [float(left) / w, float(top) / h, float(right) / w, float(bottom) / h]
-        except (TypeError, ValueError):
-            raise DeepStreamPayloadError(
-                f"box is not numeric: {[left, top, right, bottom]}"
-            ) from None
-        if not all(map(math.isfinite, coords)):
-            raise DeepStreamPayloadError(f"box is not finite: {[left, top, right, bottom]}")
+        raw = [left, top, right, bottom]
+        nums = [_number(v) for v in raw]
+        if any(n is None for n in nums):
+            raise ObjectError(f"box is not numeric: {raw}")
+        coords = [nums[0] / w, nums[1] / h, nums[2] / w, nums[3] / h]
         x1, y1, x2, y2 = (min(1.0, max(0.0, c)) for c in coords)
         return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
+    def _score(self, sensor: str, track: str, confidence: float | None) -> float:
+        """The confidence, or the track's last one when DeepStream sent none (-0.1, missing)."""
+        key = (sensor, track)
+        if confidence is not None and confidence >= 0.0:
+            score = min(1.0, confidence)
+            if track not in _UNTRACKED:
+                if len(self._track_scores) > 100_000:
+                    self._track_scores.clear()
+                self._track_scores[key] = score
+            return score
+        if track not in _UNTRACKED and key in self._track_scores:
+            return self._track_scores[key]
+        return self.unknown_confidence
+
     def _record(
-        self, sensor: str, ts: float, seq: int, boxes: list[_Box], quality: Quality
+        self, sensor: str, ts: float, seq: int, boxes: list[_Box], quality: Quality | None
     ) -> FrameDetections:
         w, h = self.frame_sizes.get(sensor, self.default_frame_size)
         record = FrameDetections(
@@ -145,95 +252,175 @@ class DeepStreamAdapter:
         except RecordError as exc:
             raise DeepStreamPayloadError(str(exc)) from None
 
-    def from_minimal(self, payload: Mapping[str, Any]) -> FrameDetections:
+    def _minimal_object(self, sensor: str, text: Any) -> _Box:
+        if not isinstance(text, str):
+            raise ObjectError(f"object is not a string: {text!r}")
+        parts = text.split("|")
+        if len(parts) < 6:
+            raise ObjectError(f"object {text!r} has fewer than 6 fields")
+        label = parts[5].strip()
+        if not label:
+            raise ObjectError(f"object {text!r} has no label")
+        confidence = None
+        if len(parts) > 6:
+            if parts[6] != "#":
+                raise ObjectError(f"object {text!r}: '#' expected after the label")
+            rest = parts[7:]
+            # Attributes end at the next section (|#|embedding|…, |#|pose2D|…).
+            attrs = rest[: rest.index("#")] if "#" in rest else rest
+            while attrs and attrs[-1] == "":
+                attrs = attrs[:-1]  # a trailing '|' and empty attributes
+            # The confidence is the last attribute; none (``#||||||``) or a
+            # non-number there means DeepStream sent no confidence.
+            confidence = _number(attrs[-1]) if attrs else None
+        box = self._normalise(sensor, *parts[1:5])
+        return _Box(label, self._score(sensor, parts[0].strip(), confidence), box)
+
+    def _full_object(self, sensor: str, obj: Any) -> _Box:
+        if not isinstance(obj, Mapping):
+            raise ObjectError(f"object is not a JSON object: {obj!r}")
+        bbox = obj.get("bbox")
+        labels = [
+            k for k, v in obj.items() if k not in _FULL_NON_LABEL_KEYS and isinstance(v, dict)
+        ]
+        if not isinstance(bbox, Mapping) or not bbox:
+            raise ObjectError(f"object {obj.get('id')!r} has no bbox")
+        if len(labels) != 1:
+            what = "no label block" if not labels else f"{len(labels)} label blocks {labels}"
+            raise ObjectError(f"object {obj.get('id')!r} has {what}")
+        attrs = obj[labels[0]]
+        confidence = None
+        if "confidence" in attrs:
+            confidence = _number(attrs["confidence"])
+            if confidence is None:
+                raise ObjectError(f"confidence is not a number: {attrs['confidence']!r}")
+        box = self._normalise(
+            sensor,
+            bbox.get("topleftx"),
+            bbox.get("toplefty"),
+            bbox.get("bottomrightx"),
+            bbox.get("bottomrighty"),
+        )
+        return _Box(labels[0], self._score(sensor, str(obj.get("id", "")), confidence), box)
+
+    # -- payloads ----------------------------------------------------------------
+    def convert_minimal(self, payload: Mapping[str, Any]) -> Converted:
         """One minimal-schema message (one frame, any number of objects)."""
         sensor = payload.get("sensorId")
-        if not isinstance(sensor, str) or not sensor:
+        if not isinstance(sensor, str) or not sensor.strip():
             raise DeepStreamPayloadError("minimal payload without a sensorId")
         ts = parse_timestamp(payload.get("@timestamp"))
-        try:
-            seq = int(payload.get("id", 0))
-        except (TypeError, ValueError):
-            raise DeepStreamPayloadError(
-                f"frame id is not a number: {payload.get('id')!r}"
-            ) from None
-        boxes = []
-        for text in payload.get("objects") or ():
-            parts = str(text).split("|")
-            if len(parts) < 6:
-                raise DeepStreamPayloadError(f"object {text!r} has fewer than 6 fields")
-            score = 1.0  # the minimal schema carries a confidence only with classifiers
-            if "#" in parts[6:]:
-                try:
-                    score = float(parts[-1])
-                except ValueError:
-                    raise DeepStreamPayloadError(
-                        f"confidence of {text!r} is not a number"
-                    ) from None
-            box = self._normalise(sensor, *parts[1:5])
-            boxes.append(_Box(parts[5], min(1.0, max(0.0, score)), box))
-        return self._record(sensor, ts, max(seq, 0), boxes, _quality(payload))
+        objects = payload.get("objects")
+        if objects is None:
+            objects = []
+        if not isinstance(objects, list):
+            raise DeepStreamPayloadError("objects is not a list")
+        seq = _frame_id(payload.get("id"))
+        if seq is None:  # no usable frame number: the frame's time in ms
+            seq = int(round(ts * 1000))
+        boxes, dropped = [], []
+        for text in objects:
+            try:
+                boxes.append(self._minimal_object(sensor, text))
+            except ObjectError as exc:
+                dropped.append(str(exc))
+        self.objects_dropped += len(dropped)
+        return Converted(self._record(sensor, ts, seq, boxes, _quality(payload)), dropped)
 
-    def from_full(self, messages: list[Mapping[str, Any]]) -> FrameDetections:
+    def convert_full(self, messages: list[Mapping[str, Any]]) -> Converted:
         """The full-schema messages of one frame (one object each)."""
         if not messages:
             raise DeepStreamPayloadError("no messages for the frame")
         first = messages[0]
-        sensor = (first.get("sensor") or {}).get("id")
-        if not isinstance(sensor, str) or not sensor:
+        sensor = _full_sensor(first)
+        if not sensor:
             raise DeepStreamPayloadError("full payload without sensor.id")
         ts = parse_timestamp(first.get("@timestamp"))
-        boxes = []
+        boxes, dropped = [], []
         for msg in messages:
-            obj = msg.get("object") or {}
-            bbox = obj.get("bbox") or {}
-            labels = [
-                k for k, v in obj.items() if k not in _FULL_OBJECT_KEYS and isinstance(v, dict)
-            ]
-            if len(labels) != 1 or not bbox:
-                raise DeepStreamPayloadError(f"object without one label block and a bbox: {obj}")
-            attrs = obj[labels[0]]
             try:
-                score = float(attrs.get("confidence", 1.0))
-            except (TypeError, ValueError):
-                raise DeepStreamPayloadError(f"confidence is not a number: {attrs}") from None
-            box = self._normalise(
-                sensor,
-                bbox.get("topleftx"),
-                bbox.get("toplefty"),
-                bbox.get("bottomrightx"),
-                bbox.get("bottomrighty"),
-            )
-            boxes.append(_Box(labels[0], min(1.0, max(0.0, score)), box))
-        seq = int(round(ts * 1000)) % (1 << 31)  # no frame number in the full schema
-        return self._record(sensor, ts, seq, boxes, _quality(first))
+                boxes.append(self._full_object(sensor, msg.get("object")))
+            except ObjectError as exc:
+                dropped.append(str(exc))
+        self.objects_dropped += len(dropped)
+        seq = _frame_id(first.get("frameId", first.get("frame_id")))
+        if seq is None:
+            seq = int(round(ts * 1000))
+        quality = next((q for q in map(_quality, messages) if q is not None), None)
+        return Converted(self._record(sensor, ts, seq, boxes, quality), dropped)
+
+    def from_minimal(self, payload: Mapping[str, Any]) -> FrameDetections:
+        return self.convert_minimal(payload).record
+
+    def from_full(self, messages: list[Mapping[str, Any]]) -> FrameDetections:
+        return self.convert_full(messages).record
+
+
+def _full_sensor(message: Mapping[str, Any]) -> str | None:
+    sensor = message.get("sensor")
+    sid = sensor.get("id") if isinstance(sensor, Mapping) else None
+    return sid if isinstance(sid, str) and sid.strip() else None
+
+
+class _Open(NamedTuple):
+    frame_id: Any
+    ts: float
+    object_ids: set
+    messages: list
+    tags: list
 
 
 class FullSchemaFrames:
-    """Groups full-schema messages into frames: same sensor and @timestamp.
+    """Groups full-schema messages (one object each) into frames.
 
-    Messages of one frame arrive together; a frame is complete when a message
-    of a later frame of the same sensor arrives, or on :meth:`flush`.
+    A message belongs to its sensor's open frame when both carry the same
+    ``frameId``; without one, when its ``@timestamp`` is within ``frame_gap_s``
+    of the open frame's first message and its object id is new in that frame.
+    A frame is complete when a message of another frame of the same sensor
+    arrives, or on :meth:`flush`. Each message may carry a ``tag`` (the bridge
+    passes its source offset), returned with the frame.
     """
 
-    def __init__(self) -> None:
-        self._open: dict[str, tuple[Any, list[Mapping[str, Any]]]] = {}
+    def __init__(self, frame_gap_s: float = 0.02) -> None:
+        self.frame_gap_s = frame_gap_s
+        self._open: dict[str, _Open] = {}
 
-    def add(self, message: Mapping[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
-        sensor = (message.get("sensor") or {}).get("id")
-        stamp = message.get("@timestamp")
-        current = self._open.get(sensor)
-        if current is not None and current[0] != stamp:
-            yield current[1]
-            current = None
-        if current is None:
-            current = self._open[sensor] = (stamp, [])
-        current[1].append(message)
+    def _same_frame(self, cur: _Open, fid: Any, ts: float, oid: Any) -> bool:
+        if fid is not None or cur.frame_id is not None:
+            return fid == cur.frame_id
+        if oid is not None and oid in cur.object_ids and str(oid) not in _UNTRACKED:
+            return False
+        return abs(ts - cur.ts) <= self.frame_gap_s
 
-    def flush(self) -> Iterator[list[Mapping[str, Any]]]:
-        for _, messages in self._open.values():
-            yield messages
-        self._open.clear()
+    def add(self, message: Mapping[str, Any], tag: Any = None) -> Iterator[tuple[list, list]]:
+        sensor = _full_sensor(message)
+        if sensor is None:
+            raise DeepStreamPayloadError("full payload without sensor.id")
+        ts = parse_timestamp(message.get("@timestamp"))
+        fid = message.get("frameId", message.get("frame_id"))
+        obj = message.get("object")
+        oid = obj.get("id") if isinstance(obj, Mapping) else None
+        cur = self._open.get(sensor)
+        if cur is not None and not self._same_frame(cur, fid, ts, oid):
+            del self._open[sensor]
+            yield cur.messages, cur.tags
+            cur = None
+        if cur is None:
+            cur = self._open[sensor] = _Open(fid, ts, set(), [], [])
+        if oid is not None:
+            cur.object_ids.add(oid)
+        cur.messages.append(message)
+        cur.tags.append(tag)
+
+    def flush(self) -> Iterator[tuple[list, list]]:
+        opened, self._open = self._open, {}
+        for cur in opened.values():
+            yield cur.messages, cur.tags
+
+    def open_tags(self) -> Iterator[Any]:
+        """Tags of the messages still held in open frames."""
+        for cur in self._open.values():
+            yield from cur.tags
 
 
 def schema_of(payload: Mapping[str, Any]) -> str:
@@ -245,6 +432,57 @@ def schema_of(payload: Mapping[str, Any]) -> str:
     raise DeepStreamPayloadError("neither a minimal (sensorId, objects) nor a full payload")
 
 
+class Bridge:
+    """The consume-independent core of the bridge: payloads in, outputs out.
+
+    ``handle(value, tag)`` returns what to publish now: a list of
+    ``("record", FrameDetections, tags)`` and ``("reject", reason, tag)``;
+    ``flush()`` the same for the frames still open; ``open_tags()`` which
+    source messages are not published yet (their offsets must not be committed).
+    """
+
+    def __init__(self, adapter: DeepStreamAdapter | None = None, frame_gap_s: float = 0.02):
+        self.adapter = adapter or DeepStreamAdapter()
+        self.frames = FullSchemaFrames(frame_gap_s)
+
+    def _full(self, messages: list, tags: list) -> list[tuple]:
+        try:
+            rec, dropped = self.adapter.convert_full(messages)
+        except DeepStreamPayloadError as exc:
+            return [("reject", str(exc), t) for t in tags]
+        out: list[tuple] = [("record", rec, tags)]
+        if dropped:
+            out.append(("dropped", "; ".join(dropped), tags[0] if len(tags) == 1 else None))
+        return out
+
+    def handle(self, value: bytes | str, tag: Any = None) -> list[tuple]:
+        try:
+            payload = json.loads(value)
+            if not isinstance(payload, dict):
+                raise DeepStreamPayloadError("payload is not a JSON object")
+            if schema_of(payload) == "minimal":
+                rec, dropped = self.adapter.convert_minimal(payload)
+                out: list[tuple] = [("record", rec, [tag])]
+                if dropped:
+                    out.append(("dropped", "; ".join(dropped), tag))
+                return out
+            out = []
+            for messages, tags in self.frames.add(payload, tag):
+                out += self._full(messages, tags)
+            return out
+        except (DeepStreamPayloadError, ValueError, TypeError) as exc:
+            return [("reject", str(exc) or type(exc).__name__, tag)]
+
+    def flush(self) -> list[tuple]:
+        out: list[tuple] = []
+        for messages, tags in self.frames.flush():
+            out += self._full(messages, tags)
+        return out
+
+    def open_tags(self) -> list[Any]:
+        return list(self.frames.open_tags())
+
+
 def run_bridge(
     bootstrap: str,
     source_topic: str,
@@ -253,21 +491,23 @@ def run_bridge(
     group_id: str = "bk-deepstream-bridge",
     stop: Any = None,
     idle_flush_s: float = 1.0,
+    frame_gap_s: float = 0.02,
 ) -> dict[str, int]:
     """Consume ``source_topic``, publish bk.detections.v1 (bad payloads to bk.dlq.v1).
 
-    Runs until ``stop`` (a threading.Event) is set. Offsets are committed after
-    the produced records are delivered (at-least-once; the stream apps drop
-    duplicate frames). Returns counts.
+    Runs until ``stop`` (a threading.Event) is set. Offsets are committed only
+    up to what was published and delivered: a message held in an open
+    full-schema frame is not committed until its frame is published. Open
+    frames are published on stop. Returns counts.
     """
     import threading
     import time
 
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
     from schemas.records import TOPIC_DETECTIONS, TOPIC_DLQ, DeadLetter
 
-    adapter = adapter or DeepStreamAdapter()
+    bridge = Bridge(adapter, frame_gap_s)
     stop = stop or threading.Event()
     conf = {"bootstrap.servers": bootstrap, **(client_config or {})}
     consumer = Consumer(
@@ -277,18 +517,23 @@ def run_bridge(
         {**conf, "partitioner": "murmur2_random", "enable.idempotence": True, "linger.ms": 20}
     )
     consumer.subscribe([source_topic])
-    frames = FullSchemaFrames()
-    counts = {"payloads": 0, "frames": 0, "dead_letters": 0}
+    counts = {"payloads": 0, "frames": 0, "dead_letters": 0, "objects_dropped": 0}
+    failures: list[str] = []
+    sources: dict[tuple[int, int], tuple[bytes | None, bytes]] = {}
+    consumed: dict[int, int] = {}  # partition -> next offset after the last consumed
     last_full = time.monotonic()
+    dirty = False
 
-    def publish(record: FrameDetections) -> None:
-        producer.produce(TOPIC_DETECTIONS, key=record.camera_id, value=encode(record))
-        counts["frames"] += 1
+    def delivered(err, _msg) -> None:
+        if err is not None:
+            failures.append(str(err))
 
-    def reject(reason: str, partition: int, offset: int, key, value: bytes) -> None:
+    def reject(reason: str, tag) -> None:
+        partition, offset = tag if tag is not None else (-1, -1)
+        key, value = sources.get(tag, (None, b""))
         letter = DeadLetter(
             v=SCHEMA_VERSION,
-            reason=f"deepstream: {reason}",
+            reason=f"deepstream: {reason}"[:1000],
             source_topic=source_topic,
             partition=partition,
             offset=offset,
@@ -297,8 +542,37 @@ def run_bridge(
             app="deepstream",
             ts=time.time(),
         )
-        producer.produce(TOPIC_DLQ, key=letter.key, value=encode(letter))
+        producer.produce(TOPIC_DLQ, key=letter.key, value=encode(letter), on_delivery=delivered)
         counts["dead_letters"] += 1
+
+    def emit(outputs: list[tuple]) -> None:
+        for kind, what, tags in outputs:
+            if kind == "record":
+                producer.produce(
+                    TOPIC_DETECTIONS, key=what.camera_id, value=encode(what), on_delivery=delivered
+                )
+                counts["frames"] += 1
+            elif kind == "dropped":
+                counts["objects_dropped"] += what.count("; ") + 1
+                log.warning("deepstream: objects dropped: %s", what)
+                reject(f"objects dropped (the rest of the frame was published): {what}", tags)
+            else:
+                reject(what, tags)
+
+    def commit() -> None:
+        """Deliver, then commit each partition up to its oldest unpublished message."""
+        producer.flush(30)
+        if failures or len(producer):
+            raise KafkaException(f"deepstream bridge: delivery failed: {failures[:3]}")
+        held: dict[int, int] = {}
+        for partition, offset in bridge.open_tags():
+            held[partition] = min(held.get(partition, offset), offset)
+        offsets = [TopicPartition(source_topic, p, held.get(p, nxt)) for p, nxt in consumed.items()]
+        if offsets:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        keep = {tuple(t) for t in bridge.open_tags()}
+        for t in [t for t in sources if t not in keep]:
+            del sources[t]
 
     try:
         while not stop.is_set():
@@ -307,29 +581,22 @@ def run_bridge(
                 if msg.error():
                     continue
                 counts["payloads"] += 1
-                try:
-                    payload = json.loads(msg.value())
-                    if not isinstance(payload, dict):
-                        raise DeepStreamPayloadError("payload is not a JSON object")
-                    if schema_of(payload) == "minimal":
-                        publish(adapter.from_minimal(payload))
-                    else:
-                        for frame in frames.add(payload):
-                            publish(adapter.from_full(frame))
-                        last_full = time.monotonic()
-                except (DeepStreamPayloadError, ValueError) as exc:
-                    reject(str(exc), msg.partition(), msg.offset(), msg.key(), msg.value() or b"")
-            if time.monotonic() - last_full >= idle_flush_s:
-                for frame in frames.flush():
-                    try:
-                        publish(adapter.from_full(frame))
-                    except DeepStreamPayloadError as exc:
-                        # A grouped frame has no single source offset.
-                        reject(str(exc), -1, -1, None, json.dumps(frame).encode())
+                tag = (msg.partition(), msg.offset())
+                sources[tag] = (msg.key(), msg.value() or b"")
+                consumed[msg.partition()] = msg.offset() + 1
+                emit(bridge.handle(msg.value() or b"", tag))
                 last_full = time.monotonic()
+            if bridge.open_tags() and time.monotonic() - last_full >= idle_flush_s:
+                emit(bridge.flush())
+                dirty = True
             if msgs:
-                producer.flush(30)
-                consumer.commit(asynchronous=False)
+                dirty = True
+            if dirty:
+                commit()
+                dirty = False
+        emit(bridge.flush())  # stop: publish the frames still open
+        if consumed:
+            commit()
     finally:
         producer.flush(30)
         consumer.close()

@@ -17,14 +17,14 @@ while it demuxes and decodes). It:
   `heartbeat_s` (<= 10 s, the contract's bound) with the measured sampling fps.
 
 Credentials never leave this module: every URL or FFmpeg message that reaches a
-log line, a status `detail` or an exception passes through `redact`.
+log line, a status `detail` or an exception passes through `redact`
+(inference_workers/redaction.py); every configured URL's secrets are remembered.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections import deque
@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from inference_workers.redaction import redact, remember
+
 log = logging.getLogger(__name__)
 
 STREAMING, CONNECTING, DISCONNECTED, DECODE_ERROR = (
@@ -42,22 +44,6 @@ STREAMING, CONNECTING, DISCONNECTED, DECODE_ERROR = (
     "disconnected",
     "decode_error",
 )
-
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*(?:@[^/\s@]*)*@")
-_SECRET_PARAM = re.compile(
-    r"(?i)(?P<k>[?&;](?:password|passwd|pwd|pass|user|username|token|access_token|auth|key"
-    r"|secret|signature|sig)=)[^&;#\s]*"
-)
-
-
-def redact(text: str) -> str:
-    """Hide credentials in a URL, or in any text holding URLs (e.g. an FFmpeg error).
-
-    `rtsp://admin:pw@10.0.0.5/ch1` -> `rtsp://***@10.0.0.5/ch1`; query parameters
-    that carry secrets (`password=`, `token=`, ...) keep their name and lose their value.
-    """
-    text = _USERINFO.sub(r"\g<scheme>***@", text)
-    return _SECRET_PARAM.sub(r"\g<k>***", text)
 
 
 @dataclass(frozen=True)
@@ -73,6 +59,7 @@ class CameraConfig:
             raise ValueError("camera_id must not be empty")
         if not (0 < self.fps <= 60):
             raise ValueError(f"camera {self.camera_id}: fps must be in (0, 60], got {self.fps}")
+        remember(self.url)
 
     def __repr__(self) -> str:  # never print credentials
         return (

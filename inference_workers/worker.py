@@ -170,6 +170,8 @@ def run_worker(
     ingest_params: IngestParams | None = None,
     producer_config: Mapping[str, Any] | None = None,
     metrics_port: int | None = None,
+    metrics_addr: str = "127.0.0.1",
+    snapshots: Any = None,
     stop_event: threading.Event | None = None,
     cameras: list[CameraConfig] | None = None,
     publisher=None,
@@ -188,7 +190,9 @@ def run_worker(
     Stops when `stop_event` is set, on SIGINT/SIGTERM (when called from the main
     thread without a `stop_event`), or when every source has ended (only with
     `ingest_params.stop_at_eof` on file sources). On stop it flushes the producer.
-    `metrics_port` starts a Prometheus endpoint. `cameras` overrides the file
+    `metrics_port` starts a Prometheus endpoint on `metrics_addr`. `snapshots`
+    (an `inference_workers.snapshots.Snapshotter`) stores a JPEG of each frame with
+    a violation-class detection and sets the record's `snapshot`. `cameras` overrides the file
     (pass `cameras_file=None`); `publisher` replaces the Kafka producer and
     `metrics` the process-wide `WorkerMetrics` (tests).
     """
@@ -205,7 +209,7 @@ def run_worker(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port)
+        start_http_server(metrics_port, addr=metrics_addr)
     detector = load_detector(
         model,
         device=device,
@@ -270,6 +274,8 @@ def run_worker(
                 continue
             t0 = time.perf_counter()
             records = pipeline.process(frames)
+            if snapshots is not None:
+                records = [snapshots(f.image, r) for f, r in zip(frames, records, strict=True)]
             metrics.inference_seconds.observe(time.perf_counter() - t0)
             metrics.batch_size.observe(len(frames))
             stats.batches += 1

@@ -118,8 +118,11 @@ class FrameDetections(Record):
     model: Annotated[str, Meta(max_length=128)]
     width: Annotated[int, Meta(ge=1, le=16384)]
     height: Annotated[int, Meta(ge=1, le=16384)]
-    quality: Quality
     detections: Annotated[list[Detection], Meta(max_length=1000)]
+    quality: Quality | None = None
+    """Measured frame quality; null when the source cannot measure it (a stock
+    DeepStream pipeline): camera health then runs only its offline check for
+    that camera."""
     snapshot: SnapshotUri | None = None
     """URI of a stored image of this frame (file://… or s3://bucket/key), set by
     the worker that stored it; null when none was kept."""
@@ -419,6 +422,8 @@ class Alert(Record):
     """The resolving state, when the alert is resolved."""
     last_actor: str | None
     """Actor of the latest disposition."""
+    snapshot: str | None = None
+    """Evidence image (file://… or s3://…) of the first violation member that has one."""
 
 
 class SlaBreach(Record):
@@ -540,7 +545,7 @@ def decode_topic(topic: str, data: bytes | str) -> Record:
 
 def _check_frame(rec: FrameDetections) -> None:
     """Checks msgspec constraints cannot express."""
-    sig = rec.quality.signature
+    sig = rec.quality.signature if rec.quality is not None else ()
     if not all(map(math.isfinite, sig)):
         raise RecordError("FrameDetections: quality.signature holds a non-finite value")
     for i, det in enumerate(rec.detections):

@@ -124,6 +124,7 @@ def violations_table(records: Sequence[Violation]) -> pa.Table:
             "evidence": pa.StructArray.from_arrays(
                 [evidence_ts, _fixed_lists(boxes, 4)], names=["frame_ts", "box"]
             ),
+            "evidence_snapshot": pa.array(_column(evidence, "snapshot"), pa.string()),
             "version": _episode_version(states, detected_ms, ended_ms),
         }
     )
@@ -152,6 +153,14 @@ def camera_events_table(records: Sequence[CameraEvent]) -> pa.Table:
     )
 
 
+class _NoQuality:
+    brightness = float("nan")
+    sharpness = float("nan")
+
+
+_NO_QUALITY = _NoQuality()
+
+
 def detections_table(records: Sequence[FrameDetections]) -> pa.Table:
     """bk.detections.v1 records -> rows of bk.detections (one per frame)."""
     per_frame = _column(records, "detections")
@@ -161,7 +170,8 @@ def detections_table(records: Sequence[FrameDetections]) -> pa.Table:
     boxes = np.fromiter(
         chain.from_iterable(_column(dets, "box")), dtype=np.float32, count=4 * len(dets)
     )
-    qualities = _column(records, "quality")
+    # A frame without measured quality (stock DeepStream) stores NaN.
+    qualities = [q if q is not None else _NO_QUALITY for q in _column(records, "quality")]
     _, frame_ts = _timestamps(_column(records, "frame_ts"))
     return pa.table(
         {
@@ -256,6 +266,7 @@ def alerts_table(records: Sequence[Alert]) -> pa.Table:
             "resolved_at": resolved,
             "resolution": pa.array(_column(records, "resolution"), pa.string()),
             "last_actor": pa.array(_column(records, "last_actor"), pa.string()),
+            "snapshot": pa.array(_column(records, "snapshot"), pa.string()),
         }
     )
 

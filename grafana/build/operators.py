@@ -206,7 +206,8 @@ def build(city: str) -> dict[str, Any]:
                     sql_target(
                         f"""
                         SELECT violation_id, operator_id, camera_id, cls, severity, state,
-                               started_at, ended_at, frames, round(peak_score, 2) AS peak_score
+                               started_at, ended_at, frames, round(peak_score, 2) AS peak_score,
+                               evidence_snapshot
                         FROM bk.violations FINAL
                         WHERE $__timeFilter(started_at) AND {OPERATOR_FILTER}
                             AND {camera_scope()}
@@ -226,7 +227,10 @@ def build(city: str) -> dict[str, Any]:
                     "ended_at",
                     "frames",
                     "peak_score",
+                    "evidence_snapshot",
                 ],
+                # The evidence image (file://… or s3://… as stored by the worker).
+                overrides=[link_override("evidence_snapshot", "Evidence image", "${__value.raw}")],
             ),
             12,
             9,

@@ -135,6 +135,7 @@ class _Alert:
         "revision",
         "actions",
         "verdict",
+        "snapshot",
     )
 
     def __init__(self) -> None:
@@ -145,6 +146,7 @@ class _Alert:
         # None, "true" or "false": what precision counted for this alert
         self.verdict: str | None = None
         self.revision = 0
+        self.snapshot: str | None = None  # evidence image of the first member that has one
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -153,7 +155,7 @@ class _Alert:
     def from_dict(cls, d: dict[str, Any]) -> _Alert:
         a = cls()
         for s in cls.__slots__:
-            setattr(a, s, d[s])
+            setattr(a, s, d.get(s))  # snapshot: absent in older checkpoints
         return a
 
     def state(self) -> str:
@@ -206,6 +208,7 @@ class _Alert:
             resolved_at=self.resolved_at(),
             resolution=state if state in RESOLVING else None,
             last_actor=last[1] if last else None,
+            snapshot=self.snapshot,
         )
 
 
@@ -232,7 +235,7 @@ class AlertEngine:
         if isinstance(record, Violation):
             if record.state != "open":
                 return []
-            return self._member(
+            out = self._member(
                 "violation",
                 record.cls,
                 record.severity,
@@ -242,6 +245,12 @@ class AlertEngine:
                 record.started_at,
                 record.detected_at,
             )
+            snap = record.evidence.snapshot
+            a = self._alerts.get(self._member_of.get(record.violation_id, "")) if snap else None
+            if out and a is not None and a.snapshot is None:
+                a.snapshot = snap
+                out = [a.record() if o.alert_id == a.alert_id else o for o in out]
+            return out
         if isinstance(record, CameraEvent):
             if record.state != "open" or record.kind not in self.params.camera_kinds:
                 return []

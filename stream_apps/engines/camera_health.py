@@ -309,6 +309,7 @@ class CameraHealthEngine:
         self._n_frames = 0
         self._n_statuses = 0
         self._n_dup = 0
+        self._n_no_quality = 0
         self._n_late = 0
         self._n_unregistered = 0
         self._n_opened = 0
@@ -344,6 +345,7 @@ class CameraHealthEngine:
             "frames": self._n_frames,
             "statuses": self._n_statuses,
             "duplicates": self._n_dup,
+            "frames_without_quality": self._n_no_quality,
             "late_dropped": self._n_late,
             "unregistered_frames": self._n_unregistered,
             "opened": self._n_opened,
@@ -543,6 +545,15 @@ class CameraHealthEngine:
                 self._n_dup += 1
                 return out
         q = rec.quality
+        if q is None:
+            # No quality measured (a stock DeepStream payload): a sign of life for
+            # offline only; dark/blurred/frozen/angle_changed stay off for it.
+            self._n_no_quality += 1
+            if ts > cam.last_alive:
+                if cam.last_alive == -INF and cam.offline is None:
+                    self._next_due = min(self._next_due, ts + self._offline_wait)
+                cam.last_alive = ts
+            return out
         item = (ts, seq, q.brightness, q.sharpness, q.signature)
         pending = cam.pending
         if ts > cam.max_ts:

@@ -116,6 +116,7 @@ class _Track:
         "peak_ts",
         "peak_box",
         "frames",
+        "peak_snapshot",
     )
 
     def __init__(self) -> None:
@@ -129,6 +130,7 @@ class _Track:
         self.peak_ts = 0.0
         self.peak_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self.frames = 0
+        self.peak_snapshot: str | None = None  # image URI of the peak frame
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -137,8 +139,8 @@ class _Track:
     def from_dict(cls, d: dict[str, Any]) -> _Track:
         t = cls()
         for s in cls.__slots__:
-            setattr(t, s, d[s])
-        t.hits = [(h[0], h[1], tuple(h[2])) for h in t.hits]
+            setattr(t, s, d.get(s))  # peak_snapshot: absent in older checkpoints
+        t.hits = [(h[0], h[1], tuple(h[2]), h[3] if len(h) > 3 else None) for h in t.hits]
         t.peak_box = tuple(t.peak_box)
         return t
 
@@ -146,7 +148,7 @@ class _Track:
 class _Camera:
     """Reorder buffer and tracks of one camera."""
 
-    __slots__ = ("pending", "max_ts", "released_ts", "released_seq", "tracks")
+    __slots__ = ("pending", "max_ts", "released_ts", "released_seq", "tracks", "snaps")
 
     def __init__(self) -> None:
         # (frame_ts, seq, detections): only what the machine needs, so the
@@ -156,6 +158,8 @@ class _Camera:
         self.released_ts = float("-inf")
         self.released_seq = -1
         self.tracks: dict[str, _Track] = {}
+        # (frame_ts, seq) -> snapshot URI of pending frames that carry one.
+        self.snaps: dict[tuple[float, int], str] = {}
 
 
 @dataclass
@@ -197,6 +201,7 @@ class ViolationEngine:
         self._cameras: dict[str, _Camera] = {}
         self._operator: dict[str, str] = {}
         self.counters = ViolationCounters()
+        self._snap: str | None = None  # snapshot URI of the frame being processed
 
     # -- registry -----------------------------------------------------------
     def set_registry(self, entry: RegistryEntry) -> None:
@@ -228,6 +233,8 @@ class ViolationEngine:
                     self.counters.duplicates += 1
                     return []
             bisect.insort(pending, item, key=_pending_key)
+        if frame.snapshot is not None:
+            cam.snaps[(ts, seq)] = frame.snapshot
         if ts > cam.max_ts:
             cam.max_ts = ts
         horizon = cam.max_ts - self.params.lateness_s
@@ -239,6 +246,7 @@ class ViolationEngine:
             rts, rseq, dets = pending.pop(0)
             cam.released_ts = rts
             cam.released_seq = rseq
+            self._snap = cam.snaps.pop((rts, rseq), None) if cam.snaps else None
             self._process(camera_id, cam, rts, dets, out)
         return out
 
@@ -268,6 +276,7 @@ class ViolationEngine:
                 for rts, rseq, dets in cam.pending:
                     cam.released_ts = rts
                     cam.released_seq = rseq
+                    self._snap = cam.snaps.pop((rts, rseq), None) if cam.snaps else None
                     self._process(camera_id, cam, rts, dets, out)
                 cam.pending.clear()
             if cam.tracks:
@@ -309,6 +318,7 @@ class ViolationEngine:
             "released_ts": _finite_or_none(cam.released_ts),
             "released_seq": cam.released_seq,
             "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
+            "snaps": [[ts, seq, uri] for (ts, seq), uri in cam.snaps.items()],
             "operator_id": self._operator.get(camera_id),
         }
 
@@ -329,6 +339,7 @@ class ViolationEngine:
         cam.released_ts = _NEG_INF if c["released_ts"] is None else c["released_ts"]
         cam.released_seq = c["released_seq"]
         cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
+        cam.snaps = {(ts, seq): uri for ts, seq, uri in c.get("snaps", ())}
         self._cameras[camera_id] = cam
 
     # -- queries for shells and tests ---------------------------------------
@@ -405,7 +416,7 @@ class ViolationEngine:
         out: list[Violation],
     ) -> None:
         hits = tr.hits
-        hits.append((ts, score, box))
+        hits.append((ts, score, box, self._snap))
         if tr.open:
             limit = ts - p.keep_window_s
             while hits[0][0] < limit:
@@ -413,6 +424,7 @@ class ViolationEngine:
             tr.frames += 1
             if score > tr.peak_score:
                 tr.peak_score, tr.peak_ts, tr.peak_box = score, ts, box
+                tr.peak_snapshot = self._snap
             if len(hits) >= p.keep_hits:
                 tr.last_present = ts
             return
@@ -428,6 +440,7 @@ class ViolationEngine:
         tr.frames = len(hits)
         peak = max(hits, key=_score_of)
         tr.peak_score, tr.peak_ts, tr.peak_box = peak[1], peak[0], peak[2]
+        tr.peak_snapshot = peak[3]
         if p.keep_hits > 1:
             klimit = ts - p.keep_window_s
             tr.hits = [h for h in hits if h[0] >= klimit]
@@ -456,7 +469,7 @@ class ViolationEngine:
             ended_at=ended_at,
             peak_score=tr.peak_score,
             frames=tr.frames,
-            evidence=Evidence(frame_ts=tr.peak_ts, box=tr.peak_box),
+            evidence=Evidence(frame_ts=tr.peak_ts, box=tr.peak_box, snapshot=tr.peak_snapshot),
         )
 
 

@@ -27,7 +27,7 @@ def test_the_bridge_republishes_frames_and_dead_letters_bad_payloads():
         producer = Producer({"bootstrap.servers": broker.bootstrap})
         for i in range(5):
             ts = f"2026-11-02T08:00:{i:02d}.000Z"
-            producer.produce(SOURCE, value=json.dumps(minimal(i, ["1|0|0|96|54|mouse|#|0.9"], ts)))
+            producer.produce(SOURCE, value=json.dumps(minimal(i, ["1|0|0|96|54|rat|#|0.9"], ts)))
         producer.produce(SOURCE, value=b'{"sensorId": "cam-x", "objects": "nope"}')
         producer.flush(10)
         counts: dict = {}
@@ -54,6 +54,63 @@ def test_the_bridge_republishes_frames_and_dead_letters_bad_payloads():
         [letter] = [decode(DeadLetter, v) for v in got[TOPIC_DLQ]]
         assert letter.source_topic == SOURCE and letter.offset == 5
         assert letter.reason.startswith("deepstream:")
+    finally:
+        stop.set()
+        broker.stop()
+
+
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared"
+
+
+@pytest.mark.skipif(not (SAMPLES / "deepstream-samples").is_dir(), reason="no DeepStream samples")
+def test_a_held_full_schema_frame_is_not_committed_and_is_published_on_stop():
+    samples = SAMPLES / "deepstream-samples"
+    full = (samples / "s02_ds8_test4_py_full_person.json").read_bytes()
+    other = (samples / "s03_ds8_test4_py_minimal_person.json").read_bytes()
+    broker = start_broker()
+    stop = threading.Event()
+    try:
+        create_topics(broker.bootstrap, topics=[SOURCE, TOPIC_DETECTIONS, TOPIC_DLQ], partitions=1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+        producer.produce(SOURCE, value=full)  # offset 0: held in an open frame
+        producer.produce(SOURCE, value=other)  # offset 1: published at once
+        producer.flush(10)
+        counts: dict = {}
+        thread = threading.Thread(
+            target=lambda: counts.update(
+                run_bridge(broker.bootstrap, SOURCE, stop=stop, idle_flush_s=3600, group_id="g")
+            ),
+            daemon=True,
+        )
+        thread.start()
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "t2"})
+        consumer.assign([TopicPartition(TOPIC_DETECTIONS, 0, 0)])
+
+        def read(n):
+            got, deadline = [], time.monotonic() + 60
+            while len(got) < n:
+                assert time.monotonic() < deadline, got
+                got += [m.value() for m in consumer.consume(100, 0.5) if not m.error()]
+            return [decode(FrameDetections, v) for v in got]
+
+        [first] = read(1)
+        assert first.camera_id == "sensor-0"
+        probe = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g"})
+        deadline = time.monotonic() + 60
+        while True:  # the minimal frame's commit lands; the held message stays uncommitted
+            [tp] = probe.committed([TopicPartition(SOURCE, 0)], timeout=10)
+            if tp.offset >= 0:
+                break
+            assert time.monotonic() < deadline
+        assert tp.offset == 0
+        stop.set()
+        thread.join(60)
+        [held] = read(1)
+        assert held.camera_id == "CAMERA_ID" and held.quality is None and held.detections == []
+        [tp] = probe.committed([TopicPartition(SOURCE, 0)], timeout=10)
+        assert tp.offset == 2 and counts["frames"] == 2
+        probe.close()
+        consumer.close()
     finally:
         stop.set()
         broker.stop()

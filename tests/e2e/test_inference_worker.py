@@ -29,7 +29,7 @@ from schemas.records import (  # noqa: E402
 )
 
 INPUT = 64
-LABELS = ["mouse", "person", "hat"]
+LABELS = ["rat", "person", "hat"]  # "mouse" is a COCO computer mouse: unmapped
 
 
 class CentreModel(torch.nn.Module):

@@ -30,7 +30,13 @@ def minimal(frame: int, objects: list[str], ts: str = "2026-11-02T08:00:00.000Z"
     }
 
 
-def full(label: str, box: tuple[int, int, int, int], ts: str, confidence: float = 0.9) -> dict:
+def full(
+    label: str,
+    box: tuple[int, int, int, int],
+    ts: str,
+    confidence: float = 0.9,
+    object_id: str = "17",
+) -> dict:
     x1, y1, x2, y2 = box
     return {
         "messageid": "m",
@@ -38,7 +44,7 @@ def full(label: str, box: tuple[int, int, int, int], ts: str, confidence: float 
         "@timestamp": ts,
         "sensor": {"id": "cam-ds-2", "type": "Camera"},
         "object": {
-            "id": "17",
+            "id": object_id,
             "speed": 0,
             "direction": 0,
             "orientation": 0,
@@ -53,7 +59,7 @@ def full(label: str, box: tuple[int, int, int, int], ts: str, confidence: float 
 
 def test_a_minimal_payload_becomes_one_frame_with_mapped_classes():
     adapter = DeepStreamAdapter(frame_sizes={"cam-ds-1": (1000, 500)})
-    rec = adapter.from_minimal(minimal(42, ["3|100|50|300|250|mouse|#|0.92", "4|0|0|10|10|car"]))
+    rec = adapter.from_minimal(minimal(42, ["3|100|50|300|250|rat|#|0.92", "4|0|0|10|10|car"]))
     assert (rec.camera_id, rec.seq, rec.width, rec.height) == ("cam-ds-1", 42, 1000, 500)
     assert rec.frame_ts == parse_timestamp("2026-11-02T08:00:00.000Z") == 1_793_606_400.0
     [det] = rec.detections  # "car" maps to no violation class and is dropped
@@ -74,20 +80,26 @@ def test_boxes_outside_the_frame_are_clipped():
 def test_full_schema_messages_of_one_frame_are_grouped():
     frames = FullSchemaFrames()
     t1, t2 = "2026-11-02T08:00:01.000Z", "2026-11-02T08:00:02.000Z"
-    done = list(frames.add(full("mouse", (0, 0, 192, 108), t1)))
-    done += list(frames.add(full("cigarette", (960, 540, 1920, 1080), t1, 0.7)))
+    done = list(frames.add(full("rat", (0, 0, 192, 108), t1)))
+    done += list(frames.add(full("cigarette", (960, 540, 1920, 1080), t1, 0.7, "18")))
     assert done == []
-    [first] = list(frames.add(full("mouse", (0, 0, 10, 10), t2)))
+    [(first, _)] = list(frames.add(full("rat", (0, 0, 10, 10), t2)))
     rec = DeepStreamAdapter().from_full(first)
     assert sorted(d.cls for d in rec.detections) == ["rodent", "smoking"]
     assert rec.frame_ts == parse_timestamp(t1)
-    [second] = list(frames.flush())
+    [(second, _)] = list(frames.flush())
     assert len(second) == 1
 
 
-def test_a_payload_without_quality_is_refused_with_the_reason():
+def test_a_payload_without_quality_is_a_frame_without_quality():
     payload = minimal(1, [])
     del payload["customMessage"]
+    assert DeepStreamAdapter().from_minimal(payload).quality is None
+
+
+def test_a_malformed_quality_block_is_refused_with_the_reason():
+    payload = minimal(1, [])
+    payload["customMessage"] = [json.dumps({"bk_quality": {"brightness": 2}})]
     with pytest.raises(DeepStreamPayloadError, match="bk_quality"):
         DeepStreamAdapter().from_minimal(payload)
 
@@ -97,14 +109,23 @@ def test_a_payload_without_quality_is_refused_with_the_reason():
     [
         ({"sensorId": "", "objects": []}, "sensorId"),
         ({"@timestamp": "yesterday"}, "RFC 3339"),
-        ({"objects": ["1|2|3"]}, "fewer than 6"),
-        ({"objects": ["1|a|0|1|1|mouse"]}, "not numeric"),
+        ({"objects": "nope"}, "not a list"),
     ],
 )
 def test_malformed_minimal_payloads_name_the_problem(bad, reason):
     payload = {**minimal(1, []), **bad}
     with pytest.raises(DeepStreamPayloadError, match=reason):
         DeepStreamAdapter().from_minimal(payload)
+
+
+@pytest.mark.parametrize(
+    "obj, reason", [("1|2|3", "fewer than 6"), ("1|a|0|1|1|rat", "not numeric")]
+)
+def test_a_malformed_object_is_dropped_with_its_reason_and_the_rest_kept(obj, reason):
+    adapter = DeepStreamAdapter()
+    rec, dropped = adapter.convert_minimal(minimal(1, [obj, "2|0|0|10|10|rat|#|0.8"]))
+    assert [d.cls for d in rec.detections] == ["rodent"]
+    assert len(dropped) == 1 and reason in dropped[0] and adapter.objects_dropped == 1
 
 
 def test_the_schema_is_told_by_shape():
@@ -120,7 +141,7 @@ def test_the_camera_pipeline_accepts_the_records_and_raises_a_rodent():
     pipeline = CameraPipeline()
     outputs = []
     for second in range(20):
-        objects = ["1|100|100|200|200|mouse|#|0.9"] if second in (3, 4) else []
+        objects = ["1|100|100|200|200|rat|#|0.9"] if second in (3, 4) else []
         rec = adapter.from_minimal(minimal(second, objects, f"2026-11-02T08:00:{second:02d}.000Z"))
         outputs += pipeline.handle("bk.detections.v1", 0, second, None, rec_bytes(rec))
     assert pipeline.counters.dead_letters == 0
