@@ -1,6 +1,7 @@
 -- bk.violations at city scale: partitioned by month, sorted for the boards.
 --
--- Moves an existing store (0001: not partitioned, ORDER BY violation_id) to
+-- Moves an existing store (0001 + 0120's evidence_snapshot: not partitioned,
+-- ORDER BY violation_id) to
 -- the new design by copy and swap; a fresh store runs the same statements on
 -- an empty table. Columns, engine and version are unchanged (DESIGN: the
 -- columns of bk.violations.v1, one logical row per violation_id, latest state
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS bk.violations_0180
     peak_score   Float32,
     frames       UInt32,
     evidence     Tuple(frame_ts DateTime64(3, 'UTC'), box Array(Float32)),
+    evidence_snapshot Nullable(String),
     version      UInt64 DEFAULT
         bitShiftLeft(toUInt64(if(state = 'closed', 2, 1)), 48)
         + toUInt64(toUnixTimestamp64Milli(coalesce(ended_at, detected_at))),
@@ -49,7 +51,7 @@ ORDER BY (toDateTime(started_at), camera_id, violation_id);
 -- migrate:if SELECT count() FROM system.tables WHERE database = 'bk' AND name IN ('violations', 'violations_local') AND engine LIKE '%ReplacingMergeTree' AND partition_key = ''
 INSERT INTO bk.violations_0180
 SELECT v, violation_id, camera_id, operator_id, cls, severity, state, started_at, detected_at,
-       ended_at, peak_score, frames, evidence, version, inserted_at
+       ended_at, peak_score, frames, evidence, evidence_snapshot, version, inserted_at
 FROM bk.violations
 SETTINGS parallel_distributed_insert_select = 2, max_partitions_per_insert_block = 0;
 
