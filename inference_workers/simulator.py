@@ -79,6 +79,10 @@ ANGLE_REBASELINE_S = 3600.0
 """The health engine's default ``rebaseline_after_s``: how long violations on a
 turned camera stay suppressed, so no true episode is planned there."""
 MODEL_NAME = "bk-yolo11m-kitchen-v3.2-fp16"
+MAX_CAMERAS = 100_000
+"""Largest fleet `FleetConfig` accepts."""
+MAX_DURATION_S = 7 * 86400.0
+"""Longest run `FleetConfig` accepts (one week of event time)."""
 
 
 # --------------------------------------------------------------------------- config
@@ -230,6 +234,19 @@ class FleetConfig:
     classes: dict[str, ClassProfile] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
     detector: DetectorNoise = field(default_factory=DetectorNoise)
     health: HealthRates = field(default_factory=HealthRates)
+
+    def __post_init__(self) -> None:
+        # The documented bounds: anything inside them simulates, anything
+        # outside is refused here with the reason, never an IndexError later.
+        if not 1 <= self.cameras <= MAX_CAMERAS:
+            raise ValueError(f"cameras must be 1..{MAX_CAMERAS}, got {self.cameras}")
+        if not 0 < self.fps <= 30:
+            raise ValueError(f"fps must be in (0, 30], got {self.fps}")
+        if not 1.0 / self.fps <= self.duration_s <= MAX_DURATION_S:
+            raise ValueError(
+                f"duration_s must be one frame ({1.0 / self.fps:g} s) to {MAX_DURATION_S:.0f} s "
+                f"(7 days), got {self.duration_s}"
+            )
 
     @classmethod
     def for_profile(cls, profile: str, **kwargs: Any) -> FleetConfig:
@@ -536,9 +553,12 @@ def _plan_health(
 
     if rates.angle_change > 0 and rng.random() < 1.0 - math.exp(-rates.angle_change * hours):
         d = frames(600)
-        for _ in range(40):
-            lo = max(int(0.1 * n), frames(HEALTH_WARMUP_S))
-            i0 = rng.randint(lo, max(lo, int(0.8 * n)))
+        lo = max(int(0.1 * n), frames(HEALTH_WARMUP_S))
+        hi = min(int(0.8 * n), n - 1)
+        # A run no longer than the warm-up has no room for an angle change
+        # (``lo`` would be past the last frame): plan none rather than index past it.
+        for _ in range(40 if hi >= lo else 0):
+            i0 = rng.randint(lo, hi)
             if not busy[max(0, i0 - frames(120)) : i0 + d].any() and cam.is_open[i0]:
                 mix = rng.uniform(0.2, 0.45)
                 cam.scenarios.append(_Scenario("angle_change", i0, n, {"view_mix": mix}))

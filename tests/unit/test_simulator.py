@@ -407,3 +407,52 @@ def test_realtime_pacing_follows_event_time_times_speed():
     n = sum(1 for _ in iter_realtime(cfg, speed=10.0, clock=lambda: now[0], sleep=sleep))
     assert n > 240
     assert 11.0 < now[0] < 12.5
+
+
+# -- any fleet size and run length within the documented bounds simulates -------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from inference_workers.simulator import MAX_CAMERAS, PROFILES  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cameras=st.integers(1, 6),
+    seconds=st.one_of(st.integers(1, 1500), st.sampled_from([599, 600, 601, 660, 720])),
+    seed=st.integers(0, 10_000),
+    profile=st.sampled_from(sorted(PROFILES)),
+)
+def test_any_short_run_simulates_and_its_truth_lies_inside_it(cameras, seconds, seed, profile):
+    """Runs as long as or shorter than the health warm-up (600 s) used to crash with
+    IndexError; every run within bounds now simulates and its truth lies within it."""
+    cfg = FleetConfig.for_profile(profile, cameras=cameras, duration_s=float(seconds), seed=seed)
+    n_frames = sum(1 for topic, _k, _r in simulate(cfg) if topic == TOPIC_DETECTIONS)
+    assert n_frames >= 1
+    truth = ground_truth(cfg)
+    lo, hi = cfg.start_ts - 1.0, cfg.end_ts + 1.0
+    for row in truth.violations + truth.camera_events + truth.must_not_report:
+        assert lo <= row["start"] <= hi
+        assert row["end"] is None or row["start"] <= row["end"] <= hi
+
+
+def test_the_warm_up_length_exactly_simulates():
+    # `brightkitchen demo --minutes 1` and `simulate --cameras 200 --minutes 10`.
+    cfg = FleetConfig(cameras=200, duration_s=600.0, seed=7)
+    assert ground_truth(cfg).meta["cameras"][-1] == "cam-00200"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cameras": 0},
+        {"cameras": MAX_CAMERAS + 1},
+        {"duration_s": 0.0},
+        {"duration_s": -5.0},
+        {"fps": 0.0},
+    ],
+)
+def test_out_of_bounds_configs_are_refused_with_the_reason(kwargs):
+    with pytest.raises(ValueError, match="must be"):
+        FleetConfig(**kwargs)
