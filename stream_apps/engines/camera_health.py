@@ -39,7 +39,6 @@ See docs/camera-health.md for the rules and why.
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import math
 import struct
@@ -55,11 +54,15 @@ from schemas.records import (
     FrameDetections,
     RegistryEntry,
 )
+from stream_apps.engines.reorder import DUPLICATE, ReorderBuffer
 
 INF = math.inf
 # Kinds whose open episode makes the camera's detections meaningless.
 SUPPRESSING_KINDS = ("frozen", "dark", "angle_changed")
 _SIG = struct.Struct("<64d")
+_Quality = tuple[float, float, list[float]]  # brightness, sharpness, signature
+SNAPSHOT_VERSION = 2
+"""Version of what ``snapshot``/``snapshot_camera`` write (named fields throughout)."""
 
 
 @dataclass(frozen=True)
@@ -187,13 +190,14 @@ class _Episode:
         self.detected_at = 0.0
         self.detail = ""
 
-    def to_list(self) -> list[Any]:
-        return [self.since, self.last, self.open, self.started_at, self.detected_at, self.detail]
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
 
     @classmethod
-    def from_list(cls, d: list[Any]) -> _Episode:
+    def from_dict(cls, d: dict[str, Any]) -> _Episode:
         e = cls()
-        e.since, e.last, e.open, e.started_at, e.detected_at, e.detail = d
+        for s in cls.__slots__:
+            setattr(e, s, d[s])
         return e
 
 
@@ -203,11 +207,8 @@ class _Camera:
     __slots__ = (
         "camera_id",
         "reg",
-        # reorder buffer: (ts, seq, brightness, sharpness, signature)
-        "pending",
-        "max_ts",
-        "released_ts",
-        "released_seq",
+        # reorder buffer of (brightness, sharpness, signature)
+        "buf",
         "last_ts",
         # offline
         "last_alive",
@@ -250,10 +251,7 @@ class _Camera:
     def __init__(self, camera_id: str, reg: _Reg | None) -> None:
         self.camera_id = camera_id
         self.reg = reg
-        self.pending: list[tuple[float, int, float, float, list[float]]] = []
-        self.max_ts = -INF
-        self.released_ts = -INF
-        self.released_seq = -1
+        self.buf: ReorderBuffer[_Quality] = ReorderBuffer()
         self.last_ts = -INF
         self.last_alive = -INF
         self.bad_ts = -INF
@@ -405,7 +403,7 @@ class CameraHealthEngine:
         """JSON-serialisable state: per camera a handful of floats, the baseline
         signature and the frames still in the reorder buffer."""
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "clock": _num(self._clock),
             "registry": {cid: r.to_dict() for cid, r in self._reg.items()},
             "cameras": {cid: self._camera_state(c) for cid, c in self._cams.items()},
@@ -414,6 +412,7 @@ class CameraHealthEngine:
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Load state written by ``snapshot``; records it covers that are fed
         again are ignored (duplicates or older than what was released)."""
+        _check_version(snapshot.get("version"))
         for cid, r in snapshot.get("registry", {}).items():
             self._reg[cid] = _Reg(r["operator_id"], r["timezone"], r["opening_hours"], r["active"])
         self.restore_cameras(snapshot["cameras"], _inf(snapshot.get("clock"), -INF))
@@ -463,54 +462,68 @@ class CameraHealthEngine:
     @staticmethod
     def _camera_state(c: _Camera) -> dict[str, Any]:
         return {
-            "pending": [[t, q, b, s, _pack(g)] for t, q, b, s, g in c.pending],
-            "max_ts": _num(c.max_ts),
-            "released": [_num(c.released_ts), c.released_seq],
+            "version": SNAPSHOT_VERSION,
+            "buffer": c.buf.to_dict(_encode_quality),
             "last_ts": _num(c.last_ts),
             "last_alive": _num(c.last_alive),
-            "bad": [_num(c.bad_ts), c.bad_state, c.bad_worker, c.bad_detail],
-            "frozen_ref": [c.fz_b, c.fz_s, _pack(c.fz_sig), c.fz_since, c.fz_n],
-            "baseline": [
-                c.n_frames,
-                c.n_learn,
-                _num(c.learn_ts),
-                c.base_b,
-                c.base_s,
-                c.base_ns,
-                _pack(c.sig),
-                c.sig_n,
-                c.n_sig,
-                _num(c.next_sig),
-            ],
-            "episodes": {kind: ep.to_list() for kind, ep in _episodes(c) if ep is not None},
-            "view": [_pack(c.view), c.view_n],
+            "bad": {
+                "ts": _num(c.bad_ts),
+                "state": c.bad_state,
+                "worker": c.bad_worker,
+                "detail": c.bad_detail,
+            },
+            "frozen_ref": {
+                "brightness": c.fz_b,
+                "sharpness": c.fz_s,
+                "signature": _pack(c.fz_sig),
+                "since": c.fz_since,
+                "frames": c.fz_n,
+            },
+            "baseline": {
+                "frames": c.n_frames,
+                "learned": c.n_learn,
+                "learn_ts": _num(c.learn_ts),
+                "brightness": c.base_b,
+                "sharpness": c.base_s,
+                "norm_sharpness": c.base_ns,
+                "signature": _pack(c.sig),
+                "signature_samples": c.sig_n,
+                "readable_frames": c.n_sig,
+                "next_signature_ts": _num(c.next_sig),
+            },
+            "episodes": {kind: ep.to_dict() for kind, ep in _episodes(c) if ep is not None},
+            "view": {"signature": _pack(c.view), "samples": c.view_n},
         }
 
     def _load_camera(self, cid: str, d: dict[str, Any]) -> _Camera:
+        _check_version(d.get("version"))
         c = _Camera(cid, self._reg.get(cid))
-        c.pending = [(t, q, b, s, _unpack(g)) for t, q, b, s, g in d["pending"]]
-        c.max_ts = _inf(d["max_ts"], -INF)
-        c.released_ts = _inf(d["released"][0], -INF)
-        c.released_seq = d["released"][1]
+        c.buf = ReorderBuffer.from_dict(d["buffer"], _decode_quality)
         c.last_ts = _inf(d["last_ts"], -INF)
         c.last_alive = _inf(d["last_alive"], -INF)
         bad = d["bad"]
-        c.bad_ts = _inf(bad[0], -INF)
-        c.bad_state, c.bad_worker, c.bad_detail = bad[1], bad[2], bad[3]
+        c.bad_ts = _inf(bad["ts"], -INF)
+        c.bad_state, c.bad_worker, c.bad_detail = bad["state"], bad["worker"], bad["detail"]
         fz = d["frozen_ref"]
-        c.fz_b, c.fz_s, c.fz_since, c.fz_n = fz[0], fz[1], fz[3], fz[4]
-        c.fz_sig = _unpack(fz[2]) or []
+        c.fz_b, c.fz_s, c.fz_since, c.fz_n = (
+            fz["brightness"],
+            fz["sharpness"],
+            fz["since"],
+            fz["frames"],
+        )
+        c.fz_sig = _unpack(fz["signature"]) or []
         bl = d["baseline"]
-        c.n_frames, c.n_learn = bl[0], bl[1]
-        c.learn_ts = _inf(bl[2], -INF)
-        c.base_b, c.base_s, c.base_ns = bl[3], bl[4], bl[5]
-        c.sig, c.sig_n, c.n_sig = _unpack(bl[6]), bl[7], bl[8]
-        c.next_sig = _inf(bl[9], -INF)
+        c.n_frames, c.n_learn = bl["frames"], bl["learned"]
+        c.learn_ts = _inf(bl["learn_ts"], -INF)
+        c.base_b, c.base_s, c.base_ns = bl["brightness"], bl["sharpness"], bl["norm_sharpness"]
+        c.sig = _unpack(bl["signature"])
+        c.sig_n, c.n_sig = bl["signature_samples"], bl["readable_frames"]
+        c.next_sig = _inf(bl["next_signature_ts"], -INF)
         eps = d["episodes"]
         for kind, attr in _EPISODE_ATTRS:
             if kind in eps:
-                setattr(c, attr, _Episode.from_list(eps[kind]))
-        c.view, c.view_n = _unpack(d["view"][0]), d["view"][1]
+                setattr(c, attr, _Episode.from_dict(eps[kind]))
+        c.view, c.view_n = _unpack(d["view"]["signature"]), d["view"]["samples"]
         _update_suppress(c)
         return c
 
@@ -534,33 +547,22 @@ class CameraHealthEngine:
             # Before this frame counts as a sign of life: it may end a silence
             # that already was an outage.
             self._scan(out)
-        seq = rec.seq
-        if ts <= cam.released_ts:
-            if ts < cam.released_ts or seq < cam.released_seq:
-                self._n_late += 1
-                return out
-            if seq == cam.released_seq:
-                self._n_dup += 1
-                return out
         q = rec.quality
-        item = (ts, seq, q.brightness, q.sharpness, q.signature)
-        pending = cam.pending
-        if ts > cam.max_ts:
-            pending.append(item)
-            cam.max_ts = ts
-            if ts > cam.last_alive:
-                if cam.last_alive == -INF and cam.offline is None:
-                    self._next_due = min(self._next_due, ts + self._offline_wait)
-                cam.last_alive = ts
-        else:
-            for p in pending:
-                if p[0] == ts and p[1] == seq:
-                    self._n_dup += 1
-                    return out
-            bisect.insort(pending, item, key=_order)
-        horizon = cam.max_ts - self.params.lateness_s
-        while pending and pending[0][0] <= horizon:
-            self._process(cam, pending.pop(0), out)
+        buf = cam.buf
+        newest = ts > buf.max_ts
+        got = buf.offer(ts, rec.seq, (q.brightness, q.sharpness, q.signature))
+        if got:
+            if got == DUPLICATE:
+                self._n_dup += 1
+            else:
+                self._n_late += 1
+            return out
+        if newest and ts > cam.last_alive:
+            if cam.last_alive == -INF and cam.offline is None:
+                self._next_due = min(self._next_due, ts + self._offline_wait)
+            cam.last_alive = ts
+        for item in buf.release(self.params.lateness_s):
+            self._process(cam, item, out)
         return out
 
     def _feed_status(self, st: CameraStatus) -> list[CameraEvent]:
@@ -605,9 +607,9 @@ class CameraHealthEngine:
                         self._n_inactive += 1
                         continue
                     self._open_offline(cam, out)
-            elif cam.pending:
-                if cam.max_ts > limit:
-                    nxt = min(nxt, cam.max_ts + wait)
+            elif cam.buf.pending:
+                if cam.buf.max_ts > limit:
+                    nxt = min(nxt, cam.buf.max_ts + wait)
                 else:
                     self._flush(cam, out)
         self._next_due = nxt
@@ -616,9 +618,7 @@ class CameraHealthEngine:
         self._next_due = -INF  # the next feed or advance scans once and sets it
 
     def _flush(self, cam: _Camera, out: list[CameraEvent]) -> None:
-        pending = cam.pending
-        cam.pending = []
-        for item in pending:
+        for item in cam.buf.drain():
             self._process(cam, item, out)
 
     def _open_offline(self, cam: _Camera, out: list[CameraEvent]) -> None:
@@ -646,12 +646,11 @@ class CameraHealthEngine:
     def _process(
         self,
         cam: _Camera,
-        item: tuple[float, int, float, float, list[float]],
+        item: tuple[float, int, _Quality],
         out: list[CameraEvent],
     ) -> None:
-        ts, seq, b, s, sig = item
-        cam.released_ts = ts
-        cam.released_seq = seq
+        ts = item[0]
+        b, s, sig = item[2]
         p = self.params
         if cam.offline is not None:
             self._close_offline(cam, ts, out)
@@ -995,10 +994,6 @@ def _update_suppress(cam: _Camera) -> None:
     cam.suppress = None
 
 
-def _order(item: tuple[float, int, float, float, list[float]]) -> tuple[float, int]:
-    return (item[0], item[1])
-
-
 def _minutes(hhmm: str) -> int:
     h, m = hhmm.split(":")
     return int(h) * 60 + int(m)
@@ -1040,6 +1035,22 @@ def _unpack(text: str | None) -> list[float] | None:
     return list(_SIG.unpack(base64.b64decode(text)))
 
 
+def _check_version(version: Any) -> None:
+    if version != SNAPSHOT_VERSION:
+        raise ValueError(
+            f"camera-health snapshot version {version!r}: this engine reads version "
+            f"{SNAPSHOT_VERSION} only; start the camera app without the old checkpoint"
+        )
+
+
+def _encode_quality(q: _Quality) -> dict[str, Any]:
+    return {"brightness": q[0], "sharpness": q[1], "signature": _pack(q[2])}
+
+
+def _decode_quality(d: dict[str, Any]) -> _Quality:
+    return (d["brightness"], d["sharpness"], _unpack(d["signature"]) or [])
+
+
 def _num(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
@@ -1048,4 +1059,10 @@ def _inf(x: float | None, default: float) -> float:
     return default if x is None else x
 
 
-__all__ = ["CameraHealthEngine", "HealthParams", "SUPPRESSING_KINDS", "camera_event_id"]
+__all__ = [
+    "SNAPSHOT_VERSION",
+    "SUPPRESSING_KINDS",
+    "CameraHealthEngine",
+    "HealthParams",
+    "camera_event_id",
+]

@@ -11,6 +11,8 @@ import json
 import math
 import random
 
+import pytest
+
 from schemas.records import CameraStatus, FrameDetections, Quality, RegistryEntry
 from stream_apps.engines.camera_health import (
     CameraHealthEngine,
@@ -393,3 +395,13 @@ def test_event_ids_are_deterministic():
 def test_an_inactive_camera_raises_nothing():
     eng = engine(active=False)
     assert run(eng, normal(0, 100), until=1000) == []
+
+
+def test_a_snapshot_of_another_version_is_refused_with_the_reason():
+    from stream_apps.engines.camera_health import SNAPSHOT_VERSION
+
+    snap = CameraHealthEngine().snapshot()
+    assert snap["version"] == SNAPSHOT_VERSION
+    snap["version"] = 1
+    with pytest.raises(ValueError, match="version 1"):
+        CameraHealthEngine().restore(snap)
