@@ -6,7 +6,7 @@
 1. Writes a replay file and its ground truth with `inference_workers.simulator`.
 2. Runs ``brightkitchen replay --input FILE`` (the whole pipeline, embedded default).
 3. Reads ``bk.violations FINAL`` and ``bk.camera_events FINAL`` back with
-   ``brightkitchen query`` (JSON lines) and scores them with `stream_apps.scoring`.
+   ``brightkitchen query`` (JSON lines) and scores them with `inference_workers.simulator.scoring`.
 4. Prints a table; ``--record`` appends a dated section to bench/RESULTS.md.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from inference_workers.simulator import PROFILES, FleetConfig, GroundTruth, write_replay
-from stream_apps.scoring import (
+from inference_workers.simulator.scoring import (
     EpisodeScores,
     FalseAlarms,
     false_alarms_per_camera_day,

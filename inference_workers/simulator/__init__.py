@@ -1133,7 +1133,3 @@ def main(argv: list[str] | None = None) -> int:
     stats = write_replay(cfg, args.output, args.truth)
     print(json.dumps(stats, ensure_ascii=False))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
