@@ -195,7 +195,13 @@ def test_hit_rates_within_episodes_are_as_configured(violations_fleet):
     checked = 0
     for cls, n in frames_in.items():
         if n >= 300:
-            assert abs(hits_in[cls] / n - DEFAULT_CLASSES[cls].hit_rate) < 0.08, cls
+            ph = f.config.phenomena
+            want = (
+                sum(ph.small_hit_rate) / 2
+                if cls in ph.small_classes
+                else DEFAULT_CLASSES[cls].hit_rate
+            )
+            assert abs(hits_in[cls] / n - want) < 0.1, cls
             checked += 1
     assert checked >= 3
 
@@ -214,6 +220,8 @@ def test_false_positives_are_sparse_and_mostly_low_scored(violations_fleet):
     inside = defaultdict(list)
     for ep in f.truth.violations:
         inside[(ep["camera_id"], ep["cls"])].append((ep["start"] - 90, ep["end"] + 90))
+    for la in f.truth.violation_lookalikes:  # tested on their own below
+        inside[(la["camera_id"], la["cls"])].append((la["start"], la["end"]))
     fps = [
         d.score
         for cam, frames in f.unique.items()
@@ -314,7 +322,8 @@ def test_a_frozen_picture_repeats_identical_quality(health_fleet):
         frames = health_fleet.window(ev["camera_id"], ev["start"], ev["end"] - 0.5)
         assert len(frames) > 60
         assert len({encode(x.quality) for x in frames}) == 1
-        assert all(x.detections == [] for x in frames)
+        # The same picture, so the same detections (a false one, or none).
+        assert len({encode(x.detections) for x in frames}) == 1
 
 
 def test_blurred_is_sharpness_far_below_baseline_while_open(health_fleet):
@@ -456,3 +465,43 @@ def test_the_warm_up_length_exactly_simulates():
 def test_out_of_bounds_configs_are_refused_with_the_reason(kwargs):
     with pytest.raises(ValueError, match="must be"):
         FleetConfig(**kwargs)
+
+
+def test_stationary_look_alikes_stay_put_with_moderate_scores(violations_fleet):
+    f = violations_fleet
+    rows = [r for r in f.truth.violation_lookalikes if r["scenario"] == "stationary_lookalike"]
+    assert rows
+    ph = f.config.phenomena
+    for la in rows:
+        assert la["cls"] in ph.lookalike_classes
+        frames = f.window(la["camera_id"], la["start"], la["end"] + 0.5)
+        dets = [d for fr in frames for d in fr.detections if d.cls == la["cls"]]
+        assert 0.6 < len(dets) / len(frames) <= 1.0
+        xs = [(d.box[0] + d.box[2]) / 2 for d in dets]
+        ys = [(d.box[1] + d.box[3]) / 2 for d in dets]
+        assert max(xs) - min(xs) <= ph.lookalike_wander + 1e-3
+        assert max(ys) - min(ys) <= ph.lookalike_wander + 1e-3
+        assert all(ph.lookalike_score[0] <= d.score <= ph.lookalike_score[1] for d in dets)
+
+
+def test_frozen_pictures_carry_a_confident_false_positive_with_a_must_not_report_label(
+    health_fleet,
+):
+    rows = [
+        r for r in health_fleet.truth.violation_lookalikes
+        if r["scenario"] == "frozen_false_positive"
+    ]  # fmt: skip
+    assert rows
+    for la in rows:
+        frames = health_fleet.window(la["camera_id"], la["start"], la["end"] - 0.5)
+        assert len({encode(x.quality) for x in frames}) == 1
+        assert all([d.cls for d in x.detections] == [la["cls"]] for x in frames)
+        assert all(d.score >= 0.8 for x in frames for d in x.detections)
+
+
+def test_cold_starts_turn_blur_or_darken_cameras_in_their_first_half_hour():
+    cfg = FleetConfig(cameras=80, duration_s=3600, seed=3)
+    cold = [e for e in ground_truth(cfg).camera_events if e.get("cold_start")]
+    assert {e["kind"] for e in cold} >= {"angle_changed"}
+    assert len(cold) >= 4
+    assert all(e["start"] <= cfg.start_ts + cfg.phenomena.cold_start_within_s for e in cold)
