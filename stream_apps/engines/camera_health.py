@@ -113,8 +113,21 @@ class HealthParams:
     signature_every_s: float = 5.0
     """Signature checked against its baseline (and learned) at most this often."""
     warmup_frames: int = 300
-    """Frames learned before any quality event can fire (5 min at 1 fps); the
-    signature baseline needs as many readable frames after that."""
+    """Frames learned before any quality event can fire (5 min at 1 fps). The
+    brightness and sharpness baselines start from an upper quantile
+    (``warmup_quantile``) of these frames, so a lens blurred or dark from
+    minute two of a cold start is still judged against the normal picture."""
+    warmup_quantile: float = 0.85
+    """Quantile of the warm-up frames' brightness and sharpness that starts the
+    baselines: robust to a camera that turns blurred or dark within its warm-up,
+    as long as a sixth of the warm-up saw the normal picture."""
+    signature_warmup_samples: int = 6
+    """Readable signature samples (``signature_every_s`` apart: 30 s) averaged
+    before the view is judged. The view is learned and judged at any hour,
+    opening hours or not, whenever the frame is readable."""
+    readable_brightness: float = 0.08
+    """A frame this bright or more has a view to learn or judge even before any
+    brightness baseline exists (lights off, a capped lens are darker)."""
     baseline_time_s: float = 1800.0
     """Time constant of the baselines' EWMA (event seconds)."""
 
@@ -133,9 +146,18 @@ class HealthParams:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"HealthParams.{name} must be > 0")
-        for name in ("lateness_s", "recover_s", "run_gap_s", "hours_margin_s", "warmup_frames"):
+        for name in (
+            "lateness_s",
+            "recover_s",
+            "run_gap_s",
+            "hours_margin_s",
+            "warmup_frames",
+            "signature_warmup_samples",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"HealthParams.{name} must be >= 0")
+        if not 0 < self.warmup_quantile <= 1:
+            raise ValueError("HealthParams.warmup_quantile must be in (0, 1]")
         if not (0 < self.dark_ratio < 1 and 0 < self.blur_ratio < 1):
             raise ValueError("HealthParams: dark_ratio and blur_ratio must be in (0, 1)")
 
@@ -149,12 +171,18 @@ def camera_event_id(camera_id: str, kind: str, started_at: float) -> str:
 class _Reg:
     """What the engine keeps of a registry entry."""
 
-    __slots__ = ("operator_id", "timezone", "tz", "hours", "ranges", "active")
+    __slots__ = ("operator_id", "timezone", "tz", "hours", "ranges", "active", "reference")
 
     def __init__(
-        self, operator_id: str, timezone: str, hours: list[list[str]], active: bool
+        self,
+        operator_id: str,
+        timezone: str,
+        hours: list[list[str]],
+        active: bool,
+        reference: list[float] | None = None,
     ) -> None:
         self.operator_id = operator_id
+        self.reference = _normalised(reference) if reference else None
         self.timezone = timezone
         self.hours = [list(h) for h in hours]
         self.active = active
@@ -170,7 +198,18 @@ class _Reg:
             "timezone": self.timezone,
             "opening_hours": self.hours,
             "active": self.active,
+            "reference_signature": _pack(self.reference),
         }
+
+    @classmethod
+    def from_dict(cls, r: dict[str, Any]) -> _Reg:
+        return cls(
+            r["operator_id"],
+            r["timezone"],
+            r["opening_hours"],
+            r["active"],
+            _unpack(r.get("reference_signature")),
+        )
 
 
 class _Episode:
@@ -235,6 +274,7 @@ class _Camera:
         "sig_n",
         "n_sig",
         "next_sig",
+        "warm",
         # opening hours cache for the current UTC minute
         "h_from",
         "h_until",
@@ -275,6 +315,9 @@ class _Camera:
         self.sig_n = 0  # signature samples learned
         self.n_sig = 0  # readable frames seen (signature warm-up)
         self.next_sig = -INF
+        # warm-up samples (brightness, sharpness, normalised sharpness) until the
+        # baselines start; then None
+        self.warm: list[list[float]] | None = [[], [], []]
         self.h_from = INF
         self.h_until = -INF
         self.in_hours = False
@@ -319,13 +362,21 @@ class CameraHealthEngine:
     # -- registry and queries --------------------------------------------------
     def set_registry(self, entry: RegistryEntry) -> None:
         """Operator, opening hours and timezone of a camera (latest entry wins)."""
-        reg = _Reg(entry.operator_id, entry.timezone, entry.opening_hours, entry.active)
+        reg = _Reg(
+            entry.operator_id,
+            entry.timezone,
+            entry.opening_hours,
+            entry.active,
+            entry.reference_signature,
+        )
         old = self._reg.get(entry.camera_id)
         self._reg[entry.camera_id] = reg
         cam = self._cams.get(entry.camera_id)
         if cam is not None:
             cam.reg = reg
             cam.h_from, cam.h_until = INF, -INF  # recompute opening hours
+            if reg.reference is not None and cam.sig is None:
+                _use_reference(cam, self.params)
             if reg.active and old is not None and not old.active:
                 self._next_due = min(self._next_due, cam.last_alive + self._offline_wait)
 
@@ -414,7 +465,7 @@ class CameraHealthEngine:
         again are ignored (duplicates or older than what was released)."""
         _check_version(snapshot.get("version"))
         for cid, r in snapshot.get("registry", {}).items():
-            self._reg[cid] = _Reg(r["operator_id"], r["timezone"], r["opening_hours"], r["active"])
+            self._reg[cid] = _Reg.from_dict(r)
         self.restore_cameras(snapshot["cameras"], _inf(snapshot.get("clock"), -INF))
 
     def snapshot_camera(self, camera_id: str) -> dict[str, Any] | None:
@@ -447,10 +498,7 @@ class CameraHealthEngine:
         """Load what ``snapshot_camera`` wrote, for many cameras at once."""
         for cid, e in entries.items():
             if e is not None and e["registry"] is not None:
-                r = e["registry"]
-                self._reg[cid] = _Reg(
-                    r["operator_id"], r["timezone"], r["opening_hours"], r["active"]
-                )
+                self._reg[cid] = _Reg.from_dict(e["registry"])
         self.restore_cameras(
             {cid: (e["state"] if e is not None else None) for cid, e in entries.items()}, clock
         )
@@ -490,6 +538,11 @@ class CameraHealthEngine:
                 "signature_samples": c.sig_n,
                 "readable_frames": c.n_sig,
                 "next_signature_ts": _num(c.next_sig),
+                "warmup": (
+                    None
+                    if c.warm is None
+                    else {"brightness": c.warm[0], "sharpness": c.warm[1], "norm": c.warm[2]}
+                ),
             },
             "episodes": {kind: ep.to_dict() for kind, ep in _episodes(c) if ep is not None},
             "view": {"signature": _pack(c.view), "samples": c.view_n},
@@ -519,6 +572,8 @@ class CameraHealthEngine:
         c.sig = _unpack(bl["signature"])
         c.sig_n, c.n_sig = bl["signature_samples"], bl["readable_frames"]
         c.next_sig = _inf(bl["next_signature_ts"], -INF)
+        w = bl["warmup"]
+        c.warm = None if w is None else [w["brightness"], w["sharpness"], w["norm"]]
         eps = d["episodes"]
         for kind, attr in _EPISODE_ATTRS:
             if kind in eps:
@@ -530,6 +585,8 @@ class CameraHealthEngine:
     # -- input -------------------------------------------------------------------
     def _camera(self, camera_id: str) -> _Camera:
         cam = self._cams[camera_id] = _Camera(camera_id, self._reg.get(camera_id))
+        if cam.reg is not None and cam.reg.reference is not None:
+            _use_reference(cam, self.params)
         return cam
 
     def _feed_frame(self, rec: FrameDetections) -> list[CameraEvent]:
@@ -702,22 +759,35 @@ class CameraHealthEngine:
                     self._judge_exposure(cam, ts, gap, b, s, sig, rb, rs, dark_ish, out)
             elif cam.dark is not None or cam.blur is not None:
                 self._out_of_hours(cam, ts, out)
-            if not candidate:
-                if cam.n_sig < p.warmup_frames:
-                    cam.n_sig += 1
-                if ts >= cam.next_sig:
-                    cam.next_sig = ts + p.signature_every_s
-                    self._sample_signature(cam, ts, sig, out)
+            # Readable: not dark or blurred against the baseline, and lit at all
+            # (outside hours the baseline says nothing about lights off).
+            readable = not candidate and b >= p.readable_brightness
         else:
             candidate = False
+            readable = b >= p.readable_brightness
+        if readable and cam.frozen is None:
+            # The view is learned and judged at any hour: the signature does
+            # not depend on brightness, only on the frame being readable.
+            cam.n_sig += 1
+            if ts >= cam.next_sig:
+                cam.next_sig = ts + p.signature_every_s
+                self._sample_signature(cam, ts, sig, out)
         if candidate or not cam.in_hours or cam.frozen is not None:
             return
-        # learn brightness and sharpness baselines: clamped EWMA
+        # learn brightness and sharpness baselines: an upper quantile of the
+        # warm-up frames, then a clamped EWMA
         n = cam.n_learn = cam.n_learn + 1
-        if n == 1:
-            cam.base_b = bb
-            cam.base_s = s if s > 1e-9 else 1e-9
-            cam.base_ns = ns if ns > 1e-9 else 1e-9
+        warm = cam.warm
+        if warm is not None:
+            warm[0].append(bb)
+            warm[1].append(s)
+            warm[2].append(ns)
+            if n >= p.warmup_frames:
+                q = p.warmup_quantile
+                cam.base_b = max(_quantile(warm[0], q), 1e-3)
+                cam.base_s = max(_quantile(warm[1], q), 1e-9)
+                cam.base_ns = max(_quantile(warm[2], q), 1e-9)
+                cam.warm = None
         else:
             a = (ts - cam.learn_ts) / p.baseline_time_s
             if a < 1.0 / n:
@@ -770,7 +840,7 @@ class CameraHealthEngine:
         dist = -1.0
         if dark_ish:
             structure_lost = False
-            if cam.sig is not None and cam.n_sig >= p.warmup_frames:
+            if cam.sig is not None and cam.sig_n >= p.signature_warmup_samples:
                 dist = math.dist(sig, cam.sig)
                 structure_lost = dist > p.angle_distance
             dark = structure_lost or rs < p.blur_ratio
@@ -813,7 +883,7 @@ class CameraHealthEngine:
             cam.sig = list(sig)
             cam.sig_n = 1
             return
-        if cam.n_sig < p.warmup_frames:
+        if cam.sig_n < p.signature_warmup_samples:
             cam.sig_n += 1
             cam.sig = _blend(base, sig, 1.0 / cam.sig_n)
             return
@@ -1033,6 +1103,19 @@ def _unpack(text: str | None) -> list[float] | None:
     if text is None:
         return None
     return list(_SIG.unpack(base64.b64decode(text)))
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    ys = sorted(xs)
+    return ys[min(len(ys) - 1, int(q * len(ys)))]
+
+
+def _use_reference(cam: _Camera, p: HealthParams) -> None:
+    """The registry's reference view (set at installation) is the signature
+    baseline from the first frame: a camera turned before we ever saw it is caught."""
+    assert cam.reg is not None and cam.reg.reference is not None
+    cam.sig = list(cam.reg.reference)
+    cam.sig_n = p.signature_warmup_samples
 
 
 def _check_version(version: Any) -> None:
