@@ -769,8 +769,9 @@ def _blocked_for_violations(
             continue
         if s.name == "angle_change":
             # Violations are suppressed (by design) while angle_changed is open,
-            # i.e. until the new view becomes the baseline.
-            until = s.i0 + int(round(ANGLE_REBASELINE_S * config.fps)) + margin
+            # i.e. until the new view becomes the baseline: detection (the
+            # engine's 300 s sustain, plus slack) and then ANGLE_REBASELINE_S.
+            until = s.i0 + int(round((ANGLE_REBASELINE_S + 360.0) * config.fps)) + margin
             blocked[max(0, s.i0 - margin) : min(n, until)] = True
         else:
             blocked[max(0, s.i0 - margin) : min(n, s.i1 + margin)] = True
@@ -793,7 +794,9 @@ def _plan_episodes(cam: _CameraPlan, config: FleetConfig, rng: random.Random) ->
         while i < n:
             dur = max(1, int(round(math.exp(rng.uniform(lo, hi)) * fps)))
             i1 = min(n - 1, i + dur - 1)
-            ok = not blocked[i : i1 + 1].any()
+            # An episode cut off by the end of the run (and the 60 s a processor
+            # needs to see it close) is not one it could be scored on.
+            ok = i + dur - 1 < n - int(60 * fps) and not blocked[i : i1 + 1].any()
             if ok and prof.needs_people:
                 ok = bool(cam.is_open[i : i1 + 1].all())
             if ok:
