@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import math
 import struct
 from dataclasses import dataclass
@@ -130,6 +131,10 @@ class HealthParams:
     brightness baseline exists (lights off, a capped lens are darker)."""
     baseline_time_s: float = 1800.0
     """Time constant of the baselines' EWMA (event seconds)."""
+    idle_expiry_s: float = 7 * 86400.0
+    """A camera with no sign of life this long is dropped from the engine's
+    state (its baselines are learned again when it returns); one with an open
+    episode (offline, typically) keeps just enough to close it."""
 
     def __post_init__(self) -> None:
         positive = (
@@ -140,6 +145,7 @@ class HealthParams:
             "rebaseline_after_s",
             "signature_every_s",
             "baseline_time_s",
+            "idle_expiry_s",
             "angle_distance",
             "frozen_tolerance",
         )
@@ -286,6 +292,7 @@ class _Camera:
         "view",
         "view_n",
         "suppress",
+        "due",
     )
 
     def __init__(self, camera_id: str, reg: _Reg | None) -> None:
@@ -327,6 +334,7 @@ class _Camera:
         self.view: list[float] | None = None
         self.view_n = 0
         self.suppress: str | None = None
+        self.due = INF  # deadline of this camera's live heap entry
 
 
 class CameraHealthEngine:
@@ -344,8 +352,12 @@ class CameraHealthEngine:
         self._cams: dict[str, _Camera] = {}
         self._reg: dict[str, _Reg] = {}
         self._clock = -INF
-        # No camera can go offline before this clock; a lower bound, kept cheap.
-        self._next_due = INF
+        # Deadlines as a heap of (due, camera_id): at most one live entry per
+        # camera (``_Camera.due``; others are stale and skipped), so deciding
+        # silence costs O(log n) per camera and deadline, not a scan of all.
+        self._due: list[tuple[float, str]] = []
+        self._idle_expiry = p.idle_expiry_s
+        self._n_expired = 0
         self._offline_wait = p.offline_after_s + p.lateness_s
         self._n_frames = 0
         self._n_statuses = 0
@@ -378,7 +390,7 @@ class CameraHealthEngine:
             if reg.reference is not None and cam.sig is None:
                 _use_reference(cam, self.params)
             if reg.active and old is not None and not old.active:
-                self._next_due = min(self._next_due, cam.last_alive + self._offline_wait)
+                self._arm(cam, cam.last_alive + self._offline_wait)
 
     def suppressing(self, camera_id: str) -> str | None:
         """The kind of the open episode that makes this camera's detections
@@ -401,6 +413,7 @@ class CameraHealthEngine:
             "acks_ignored": self._n_acks_ignored,
             "inactive_suppressed": self._n_inactive,
             "ignored_input": self._n_ignored,
+            "expired": self._n_expired,
             "cameras": len(self._cams),
         }
 
@@ -433,7 +446,7 @@ class CameraHealthEngine:
         if now > self._clock:
             self._clock = now
         out: list[CameraEvent] = []
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             self._scan(out)
         return out
 
@@ -600,7 +613,7 @@ class CameraHealthEngine:
         out: list[CameraEvent] = []
         if ts > self._clock:
             self._clock = ts
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             # Before this frame counts as a sign of life: it may end a silence
             # that already was an outage.
             self._scan(out)
@@ -615,9 +628,9 @@ class CameraHealthEngine:
                 self._n_late += 1
             return out
         if newest and ts > cam.last_alive:
-            if cam.last_alive == -INF and cam.offline is None:
-                self._next_due = min(self._next_due, ts + self._offline_wait)
             cam.last_alive = ts
+            if cam.due == INF:
+                self._arm(cam, ts + self._offline_wait)
         for item in buf.release(self.params.lateness_s):
             self._process(cam, item, out)
         return out
@@ -631,13 +644,13 @@ class CameraHealthEngine:
         out: list[CameraEvent] = []
         if ts > self._clock:
             self._clock = ts
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             self._scan(out)
         if st.state == "streaming":
             if ts > cam.last_alive:
-                if cam.last_alive == -INF and cam.offline is None:
-                    self._next_due = min(self._next_due, ts + self._offline_wait)
                 cam.last_alive = ts
+                if cam.due == INF:
+                    self._arm(cam, ts + self._offline_wait)
         elif ts > cam.bad_ts or (ts == cam.bad_ts and st.state > cam.bad_state):
             cam.bad_ts = ts
             cam.bad_state = st.state
@@ -646,33 +659,84 @@ class CameraHealthEngine:
         return out
 
     # -- offline -----------------------------------------------------------------
+    def _arm(self, cam: _Camera, due: float) -> None:
+        """Make sure the camera is looked at by ``due`` (an earlier entry stays)."""
+        if due < cam.due:
+            cam.due = due
+            heapq.heappush(self._due, (due, cam.camera_id))
+
     def _scan(self, out: list[CameraEvent]) -> None:
-        """Open offline for every camera silent past its deadline; flush their buffers."""
+        """Handle every deadline the clock has passed: O(log n) each."""
+        heap = self._due
+        clock = self._clock
+        while heap and heap[0][0] <= clock:
+            due, cid = heapq.heappop(heap)
+            cam = self._cams.get(cid)
+            if cam is None or cam.due != due:
+                continue  # stale: the camera was re-armed or forgotten
+            cam.due = INF
+            self._check(cam, out)
+
+    def _check(self, cam: _Camera, out: list[CameraEvent]) -> None:
+        """A camera's deadline passed: open offline, flush, re-arm or forget it."""
         wait = self._offline_wait
         limit = self._clock - wait
-        nxt = INF
-        for cam in self._cams.values():
-            if cam.offline is None:
-                if cam.last_alive == -INF:
-                    continue
-                if cam.last_alive > limit:
-                    nxt = min(nxt, cam.last_alive + wait)
-                    continue
-                self._flush(cam, out)
-                if cam.offline is None and cam.last_alive <= limit:
-                    if cam.reg is not None and not cam.reg.active:
-                        self._n_inactive += 1
-                        continue
-                    self._open_offline(cam, out)
-            elif cam.buf.pending:
-                if cam.buf.max_ts > limit:
-                    nxt = min(nxt, cam.buf.max_ts + wait)
-                else:
-                    self._flush(cam, out)
-        self._next_due = nxt
+        if cam.last_alive == -INF:
+            return
+        if cam.offline is None:
+            if cam.last_alive > limit:
+                self._arm(cam, cam.last_alive + wait)
+                return
+            self._flush(cam, out)
+            if cam.offline is None and cam.last_alive <= limit:
+                if cam.reg is not None and not cam.reg.active:
+                    self._n_inactive += 1
+                    self._expire_or_arm(cam)
+                    return
+                self._open_offline(cam, out)
+        elif cam.buf.pending:
+            if cam.buf.max_ts > limit:
+                self._arm(cam, cam.buf.max_ts + wait)
+                return
+            self._flush(cam, out)
+        self._expire_or_arm(cam)
+
+    def _expire_or_arm(self, cam: _Camera) -> None:
+        """A silent camera: after ``idle_expiry_s`` its learned state is dropped."""
+        if self._clock < cam.last_alive + self._idle_expiry:
+            self._arm(cam, cam.last_alive + self._idle_expiry)
+            return
+        self._n_expired += 1
+        cid = cam.camera_id
+        if cam.offline is None and not any(ep is not None and ep.open for _, ep in _episodes(cam)):
+            del self._cams[cid]  # nothing open: forget it entirely
+            return
+        # Keep only what closes its open episodes when frames return; the
+        # baselines are learned again (the view may have changed meanwhile).
+        fresh = _Camera(cid, cam.reg)
+        fresh.last_alive = fresh.last_ts = cam.last_alive
+        fresh.buf.released_ts = cam.buf.released_ts
+        fresh.buf.released_seq = cam.buf.released_seq
+        fresh.buf.max_ts = cam.buf.max_ts
+        fresh.bad_ts, fresh.bad_state = cam.bad_ts, cam.bad_state
+        fresh.bad_worker, fresh.bad_detail = cam.bad_worker, cam.bad_detail
+        fresh.offline = cam.offline
+        for _kind, attr in _EPISODE_ATTRS[1:]:
+            ep = getattr(cam, attr)
+            if ep is not None and ep.open:
+                setattr(fresh, attr, ep)
+        _update_suppress(fresh)
+        if fresh.reg is not None and fresh.reg.reference is not None:
+            _use_reference(fresh, self.params)
+        self._cams[cid] = fresh
 
     def _recompute_due(self) -> None:
-        self._next_due = -INF  # the next feed or advance scans once and sets it
+        self._due = []
+        wait = self._offline_wait
+        for cam in self._cams.values():
+            cam.due = INF
+            if cam.last_alive != -INF:
+                self._arm(cam, min(cam.last_alive, cam.buf.max_ts) + wait)
 
     def _flush(self, cam: _Camera, out: list[CameraEvent]) -> None:
         for item in cam.buf.drain():
@@ -999,7 +1063,7 @@ class CameraHealthEngine:
         why = f"frames returned after {ended - ep.started_at:.0f} s"
         self._close(cam, "offline", ep, ended, why, out)
         cam.offline = None
-        self._next_due = min(self._next_due, cam.last_alive + self._offline_wait)
+        self._arm(cam, cam.last_alive + self._offline_wait)
 
     # -- output ------------------------------------------------------------------
     def _close(self, cam: _Camera, kind: str, ep: _Episode, ended_at: float, why: str, out) -> None:

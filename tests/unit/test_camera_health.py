@@ -466,3 +466,44 @@ def test_a_reference_view_in_the_registry_catches_a_camera_turned_before_we_saw_
     again = CameraHealthEngine(HealthParams())
     again.restore(json.loads(json.dumps(eng.snapshot())))
     assert again.snapshot()["registry"]["cam-1"]["reference_signature"] is not None
+
+
+# -- many cameras: deadlines in a heap, idle cameras expire --------------------------------
+
+
+def test_deadlines_cost_a_heap_step_per_camera_not_a_scan_of_all(monkeypatch):
+    eng = CameraHealthEngine(PARAMS)
+    checks = 0
+    real = CameraHealthEngine._check
+
+    def counting(self, cam, out):
+        nonlocal checks
+        checks += 1
+        return real(self, cam, out)
+
+    monkeypatch.setattr(CameraHealthEngine, "_check", counting)
+    n = 5000
+    for i in range(n):
+        eng.feed(frame(i * 0.01, camera=f"c{i}"))
+    # One camera keeps streaming for 10 minutes: the others fall silent once.
+    events = run(eng, [frame(t, camera="c0", seq=t + 1) for t in range(1, 600)])
+    assert sum(e.kind == "offline" for e in events) == n - 1
+    # One deadline per silent camera, plus c0's re-arms (one per offline wait):
+    # a scan per advance would be n per call (millions here).
+    assert checks <= n + 20
+
+
+def test_an_idle_camera_expires_after_idle_expiry_s_and_its_outage_still_closes():
+    params = HealthParams(warmup_frames=60, idle_expiry_s=3600.0)
+    eng = CameraHealthEngine(params)
+    eng.set_registry(registry("live"))
+    eng.set_registry(registry("gone", active=False))
+    run(eng, normal(0, 200, camera="live") + normal(0, 200, camera="gone"))
+    events = eng.advance(T0 + 200 + 3600 + 120)
+    assert kinds(events) == [("offline", "open")]  # the inactive camera never pages
+    assert eng.advance(T0 + 200 + 3600 * 2) == []
+    assert eng.counters["expired"] == 2
+    assert eng.counters["cameras"] == 1  # "gone" forgotten; "live" keeps its outage
+    back = run(eng, normal(8000, 8010, camera="live"))
+    assert kinds(back) == [("offline", "closed")]
+    assert back[0].event_id == events[0].event_id
