@@ -450,12 +450,25 @@ class CameraHealthEngine:
             self._scan(out)
         return out
 
-    def acknowledge(self, camera_id: str, ts: float) -> list[CameraEvent]:
+    def has_camera(self, camera_id: str) -> bool:
+        """Whether this engine holds the camera's state (it owns the camera)."""
+        return camera_id in self._cams
+
+    def acknowledge(
+        self, camera_id: str, ts: float, event_ids: set[str] | None = None
+    ) -> list[CameraEvent]:
         """An inspector accepted the camera's angle change at ``ts``: the new view
-        becomes the baseline and the event closes (returned). No-op otherwise."""
+        becomes the baseline and the event closes (returned). No-op otherwise,
+        and when ``event_ids`` is given but does not hold the open event's id
+        (the acknowledgement was of an earlier angle change)."""
         cam = self._cams.get(camera_id)
         ep = cam.angle if cam is not None else None
         if ep is None or not ep.open:
+            self._n_acks_ignored += 1
+            return []
+        if event_ids is not None and (
+            camera_event_id(camera_id, "angle_changed", ep.started_at) not in event_ids
+        ):
             self._n_acks_ignored += 1
             return []
         self._n_acks += 1
