@@ -736,19 +736,25 @@ class CameraHealthEngine:
         q = rec.quality
         buf = cam.buf
         newest = ts > buf.max_ts
-        got = buf.offer(ts, rec.seq, (q.brightness, q.sharpness, q.signature))
-        if got:
-            if got == DUPLICATE:
-                self._n_dup += 1
-            else:
-                self._n_late += 1
-            return out
+        if newest and ts > buf.released_ts:
+            # The common case, in order: append without the buffer's checks.
+            buf.pending.append((ts, rec.seq, (q.brightness, q.sharpness, q.signature)))
+            buf.max_ts = ts
+        else:
+            got = buf.offer(ts, rec.seq, (q.brightness, q.sharpness, q.signature))
+            if got:
+                if got == DUPLICATE:
+                    self._n_dup += 1
+                else:
+                    self._n_late += 1
+                return out
         if newest and ts > cam.last_alive:
             cam.last_alive = ts
             if cam.due == INF:
                 self._arm(cam, ts + self._offline_wait)
-        for item in buf.release(self.params.lateness_s):
-            self._process(cam, item, out)
+        if buf.pending[0][0] <= buf.max_ts - self.params.lateness_s:
+            for item in buf.release(self.params.lateness_s):
+                self._process(cam, item, out)
         return out
 
     def _feed_status(self, st: CameraStatus) -> list[CameraEvent]:

@@ -42,6 +42,7 @@ from schemas.records import (
     Detection,
     Evidence,
     FrameDetections,
+    Quality,
     Record,
     RegistryEntry,
     Violation,
@@ -198,8 +199,8 @@ class _Track:
 
 
 # What waits in the reorder buffer: the detections and a key of the frame's
-# quality block (equal keys: the same picture again).
-_Payload = tuple[list[Detection], int]
+# quality block (equal blocks: the same picture again).
+_Payload = tuple[list[Detection], Quality]
 
 
 class _Camera:
@@ -209,7 +210,7 @@ class _Camera:
 
     def __init__(self) -> None:
         self.buf: ReorderBuffer[_Payload] = ReorderBuffer()
-        self.last_picture: int | None = None
+        self.last_picture: Quality | None = None
         self.tracks: dict[str, _Track] = {}
 
 
@@ -268,18 +269,23 @@ class ViolationEngine:
         cam = self._cameras.get(frame.camera_id)
         if cam is None:
             cam = self._cameras[frame.camera_id] = _Camera()
-        q = frame.quality
-        picture = hash((q.brightness, q.sharpness, *q.signature)) if self._repeats else 0
-        got = cam.buf.offer(frame.frame_ts, frame.seq, (frame.detections, picture))
-        if got:
-            if got == DUPLICATE:
-                self.counters.duplicates += 1
-            else:
-                self.counters.late_dropped += 1
+        buf = cam.buf
+        ts = frame.frame_ts
+        if ts > buf.max_ts and ts > buf.released_ts:
+            # The common case, in order: append without the buffer's checks.
+            buf.pending.append((ts, frame.seq, (frame.detections, frame.quality)))
+            buf.max_ts = ts
+        else:
+            got = buf.offer(ts, frame.seq, (frame.detections, frame.quality))
+            if got:
+                if got == DUPLICATE:
+                    self.counters.duplicates += 1
+                else:
+                    self.counters.late_dropped += 1
+                return []
+        if buf.pending[0][0] > buf.max_ts - self.params.lateness_s:
             return []
-        ready = cam.buf.release(self.params.lateness_s)
-        if not ready:
-            return ready
+        ready = buf.release(self.params.lateness_s)
         out: list[Violation] = []
         camera_id = frame.camera_id
         for rts, _rseq, payload in ready:
@@ -349,7 +355,9 @@ class ViolationEngine:
         return {
             "version": SNAPSHOT_VERSION,
             "buffer": cam.buf.to_dict(_encode_payload),
-            "last_picture": cam.last_picture,
+            "last_picture": None
+            if cam.last_picture is None
+            else msgspec.to_builtins(cam.last_picture),
             "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
             "operator_id": self._operator.get(camera_id),
         }
@@ -366,7 +374,8 @@ class ViolationEngine:
             return
         cam = _Camera()
         cam.buf = ReorderBuffer.from_dict(c["buffer"], _decode_payload)
-        cam.last_picture = c["last_picture"]
+        lp = c["last_picture"]
+        cam.last_picture = None if lp is None else msgspec.convert(lp, Quality)
         cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
         self._cameras[camera_id] = cam
 
@@ -389,7 +398,13 @@ class ViolationEngine:
         self.counters.frames += 1
         detections, picture = payload
         if self._repeats:
-            if picture == cam.last_picture:
+            last = cam.last_picture
+            if (
+                last is not None
+                and picture.sharpness == last.sharpness
+                and picture.brightness == last.brightness
+                and picture.signature == last.signature
+            ):
                 # The same picture again: one observation, already counted.
                 if detections:
                     self.counters.repeated_frames += 1
@@ -526,11 +541,17 @@ def _check_version(version: Any) -> None:
 
 
 def _encode_payload(payload: _Payload) -> dict[str, Any]:
-    return {"detections": msgspec.to_builtins(payload[0]), "picture": payload[1]}
+    return {
+        "detections": msgspec.to_builtins(payload[0]),
+        "quality": msgspec.to_builtins(payload[1]),
+    }
 
 
 def _decode_payload(d: dict[str, Any]) -> _Payload:
-    return (msgspec.convert(d["detections"], list[Detection]), d["picture"])
+    return (
+        msgspec.convert(d["detections"], list[Detection]),
+        msgspec.convert(d["quality"], Quality),
+    )
 
 
 def _motion(hits: list[tuple[float, float, tuple[float, float, float, float]]]) -> float:
