@@ -752,9 +752,12 @@ class CameraHealthEngine:
             cam.last_alive = ts
             if cam.due == INF:
                 self._arm(cam, ts + self._offline_wait)
-        if buf.pending[0][0] <= buf.max_ts - self.params.lateness_s:
-            for item in buf.release(self.params.lateness_s):
-                self._process(cam, item, out)
+        pending = buf.pending
+        horizon = buf.max_ts - self.params.lateness_s
+        while pending and pending[0][0] <= horizon:
+            item = pending.pop(0)
+            buf.released_ts, buf.released_seq = item[0], item[1]
+            self._process(cam, item, out)
         return out
 
     def _feed_status(self, st: CameraStatus) -> list[CameraEvent]:

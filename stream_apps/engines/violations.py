@@ -283,12 +283,16 @@ class ViolationEngine:
                 else:
                     self.counters.late_dropped += 1
                 return []
-        if buf.pending[0][0] > buf.max_ts - self.params.lateness_s:
+        pending = buf.pending
+        horizon = buf.max_ts - self.params.lateness_s
+        if pending[0][0] > horizon:
             return []
-        ready = buf.release(self.params.lateness_s)
         out: list[Violation] = []
         camera_id = frame.camera_id
-        for rts, _rseq, payload in ready:
+        while pending and pending[0][0] <= horizon:
+            rts, rseq, payload = pending.pop(0)
+            buf.released_ts = rts
+            buf.released_seq = rseq
             self._process(camera_id, cam, rts, payload, out)
         return out
 
