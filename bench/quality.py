@@ -6,7 +6,7 @@
 1. Writes a replay file and its ground truth with `inference_workers.simulator`.
 2. Runs ``brightkitchen replay --input FILE`` (the whole pipeline, embedded default).
 3. Reads ``bk.violations FINAL`` and ``bk.camera_events FINAL`` back with
-   ``brightkitchen query`` (JSON lines) and scores them with `stream_apps.scoring`.
+   ``brightkitchen query`` (JSON lines) and scores them with `inference_workers.simulator.scoring`.
 4. Prints a table; ``--record`` appends a dated section to bench/RESULTS.md.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from inference_workers.simulator import PROFILES, FleetConfig, GroundTruth, write_replay
-from stream_apps.scoring import (
+from inference_workers.simulator.scoring import (
     EpisodeScores,
     FalseAlarms,
     false_alarms_per_camera_day,
@@ -70,8 +70,8 @@ def parse_time(value: Any) -> float | None:
     return dt.timestamp()
 
 
-def query_rows(cmd: list[str], sql: str) -> list[dict[str, Any]]:
-    proc = subprocess.run([*cmd, "query", sql], capture_output=True, text=True)
+def query_rows(cmd: list[str], sql: str, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    proc = subprocess.run([*cmd, "query", sql], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"brightkitchen query failed ({proc.returncode}):\n{proc.stderr}")
     rows = []
@@ -120,12 +120,12 @@ def table(scores: EpisodeScores, label: str) -> list[str]:
     return lines
 
 
-def false_alarm_lines(fa: FalseAlarms) -> list[str]:
+def false_alarm_lines(fa: FalseAlarms, what: str = "look-alikes") -> list[str]:
     parts = ", ".join(
         f"{k} {fa.counts[k]} ({fa.per_camera_day[k]:.2f}/camera-day)" for k in fa.counts
     )
     return [
-        f"False alarms on look-alikes over {fa.camera_days:.2f} camera-days: "
+        f"False alarms on {what} over {fa.camera_days:.2f} camera-days: "
         f"{fa.total} ({fa.total_per_camera_day:.2f}/camera-day)" + (f"; {parts}" if parts else "")
     ]
 
@@ -144,82 +144,182 @@ def machine() -> str:
     )
 
 
+def _tag(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Rows of one seed with the seed in the camera id, so seeds pool without clashing."""
+    return [{**r, "camera_id": f"s{seed}/{r['camera_id']}"} for r in rows]
+
+
+def _recall_line(label: str, scores: EpisodeScores) -> str:
+    m = scores.overall
+    return (
+        f"{label}: {m.matched_truth}/{m.truth} found (recall {_fmt(m.recall, 3)}), "
+        f"latency p95 {_fmt(m.latency_p95)} s"
+    )
+
+
+def done_when(
+    v: EpisodeScores, e: EpisodeScores, fa_v: FalseAlarms, fa_e: FalseAlarms
+) -> list[str]:
+    """Issue 13's criteria, each with its figure and whether it holds."""
+
+    def ok(cond: bool) -> str:
+        return "yes" if cond else "**no**"
+
+    o = v.overall
+    lines = ["| criterion | figure | met |", "|---|---|---|"]
+    lines.append(f"| violations precision >= 0.98 | {_fmt(o.precision, 3)} | "
+                 f"{ok((o.precision or 0) >= 0.98)} |")  # fmt: skip
+    lines.append(f"| violations recall >= 0.97 | {_fmt(o.recall, 3)} | "
+                 f"{ok((o.recall or 0) >= 0.97)} |")  # fmt: skip
+    lines.append(f"| duplicates <= 0.01 per episode | {_fmt(o.duplicates_per_episode, 3)} | "
+                 f"{ok((o.duplicates_per_episode or 0) <= 0.01)} |")  # fmt: skip
+    worst = max(((m.latency_p95 or 0.0), c) for c, m in v.per_class.items())
+    lines.append(f"| latency p95 <= 10 s every class | worst {worst[1]} {worst[0]:.1f} s | "
+                 f"{ok(worst[0] <= 10.0)} |")  # fmt: skip
+    for kind, m in sorted(e.per_class.items()):
+        good = (m.precision or 0) >= 0.97 and (m.recall or 0) >= 0.97
+        lines.append(f"| {kind} precision, recall >= 0.97 | {_fmt(m.precision, 3)}, "
+                     f"{_fmt(m.recall, 3)} | {ok(good)} |")  # fmt: skip
+    total = fa_v.total_per_camera_day + fa_e.total_per_camera_day
+    lines.append(f"| look-alikes <= 0.1 false alarms per camera-day | {total:.2f} | "
+                 f"{ok(total <= 0.1)} |")  # fmt: skip
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cameras", type=int, default=40)
     ap.add_argument("--hours", type=float, default=2.0)
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seeds", default="7,8,9", help="comma-separated seeds, pooled")
+    ap.add_argument("--seed", type=int, help="one seed (same as --seeds N)")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="default")
-    ap.add_argument("--workdir", default="bk-data/quality", help="where the replay file goes")
-    ap.add_argument("--skip-replay", action="store_true", help="only score the existing store")
+    ap.add_argument("--workdir", default="bk-data/quality", help="replay files and stores")
+    ap.add_argument("--skip-replay", action="store_true", help="only score the existing stores")
     ap.add_argument("--bk", help="command to run instead of `brightkitchen` (shell words)")
+    ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="feed the replay file through the camera app's engines in process "
+        "(bench/quality_feed.py) instead of the whole pipeline: minutes instead of hours",
+    )
+    ap.add_argument(
+        "--code",
+        help="with --in-process: PYTHONPATH of the build to measure (default: this one)",
+    )
+    ap.add_argument("--label", default="", help="what is measured (e.g. the code version)")
     ap.add_argument("--merge-gap", type=float, default=60.0)
     ap.add_argument("--tolerance", type=float, default=30.0)
     ap.add_argument("--json", help="also write the scores to this JSON file")
     ap.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
     args = ap.parse_args(argv)
+    seeds = [args.seed] if args.seed is not None else [int(x) for x in args.seeds.split(",")]
 
-    config = FleetConfig.for_profile(
-        args.profile, cameras=args.cameras, duration_s=args.hours * 3600, seed=args.seed
-    )
-    stem = f"{args.profile}-seed{args.seed}-{args.cameras}x{args.hours:g}h"
     workdir = Path(args.workdir)
-    replay_path = workdir / f"{stem}.jsonl"
-    truth_path = workdir / f"{stem}.truth.json"
     cmd = bk_command(args.bk)
     notes: list[str] = []
-
-    if args.skip_replay:
-        if truth_path.exists():
+    truth_v: list[dict[str, Any]] = []
+    truth_e: list[dict[str, Any]] = []
+    look_v: list[dict[str, Any]] = []
+    look_e: list[dict[str, Any]] = []
+    got_v: list[dict[str, Any]] = []
+    got_e: list[dict[str, Any]] = []
+    cameras = 0
+    hours = 0.0
+    for seed in seeds:
+        config = FleetConfig.for_profile(
+            args.profile, cameras=args.cameras, duration_s=args.hours * 3600, seed=seed
+        )
+        stem = f"{args.profile}-seed{seed}-{args.cameras}x{args.hours:g}h"
+        replay_path = workdir / f"{stem}.jsonl"
+        truth_path = workdir / f"{stem}.truth.json"
+        store = workdir / f"store-{args.label or 'default'}-seed{seed}".replace(" ", "_")
+        env = {**os.environ, "BK_STORE_PATH": str(store)}
+        if args.in_process:
+            if not replay_path.exists() or not truth_path.exists():
+                stats = write_replay(config, replay_path, truth_path)
+                notes.append(f"seed {seed}: generated {stats['records']} records")
             truth = GroundTruth.load(truth_path)
-        else:
+            out_json = workdir / f"{stem}.{args.label or 'default'}.episodes.json"
+            feed_env = dict(os.environ)
+            if args.code:
+                feed_env["PYTHONPATH"] = args.code
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__).with_name("quality_feed.py")),
+                 str(replay_path), str(out_json)],
+                env=feed_env, capture_output=True, text=True,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                return proc.returncode
+            notes.append(f"seed {seed}: in process, {proc.stderr.strip()}")
+            print(notes[-1], flush=True)
+            fed = json.loads(out_json.read_text())
+            violations = in_run(fed["violations"], truth)
+            events = in_run(fed["camera_events"], truth)
+        elif args.skip_replay:
             from inference_workers.simulator import ground_truth
 
-            truth = ground_truth(config)
-    else:
-        stats = write_replay(config, replay_path, truth_path)
-        rate = stats["records"] / stats["seconds"]
-        notes.append(
-            f"generated {stats['records']} records ({stats['bytes'] / 1e6:.0f} MB) in "
-            f"{stats['seconds']:.1f} s ({rate:,.0f} records/s)"
-        )
-        print(notes[-1], flush=True)
-        truth = GroundTruth.load(truth_path)
-        t0 = time.perf_counter()
-        proc = subprocess.run([*cmd, "replay", "--input", str(replay_path)])
-        elapsed = time.perf_counter() - t0
-        if proc.returncode != 0:
-            print(f"brightkitchen replay exited {proc.returncode}", file=sys.stderr)
-            return proc.returncode
-        notes.append(
-            f"replay through the pipeline: {elapsed:.1f} s "
-            f"({stats['records'] / elapsed:,.0f} records/s end to end)"
-        )
-        print(notes[-1], flush=True)
+            truth = GroundTruth.load(truth_path) if truth_path.exists() else ground_truth(config)
+        else:
+            if not replay_path.exists() or not truth_path.exists():
+                stats = write_replay(config, replay_path, truth_path)
+                notes.append(
+                    f"seed {seed}: generated {stats['records']} records "
+                    f"({stats['bytes'] / 1e6:.0f} MB) in {stats['seconds']:.1f} s"
+                )
+                print(notes[-1], flush=True)
+            truth = GroundTruth.load(truth_path)
+            shutil.rmtree(store, ignore_errors=True)
+            t0 = time.perf_counter()
+            proc = subprocess.run([*cmd, "replay", "--input", str(replay_path)], env=env)
+            elapsed = time.perf_counter() - t0
+            if proc.returncode != 0:
+                print(f"brightkitchen replay exited {proc.returncode}", file=sys.stderr)
+                return proc.returncode
+            notes.append(f"seed {seed}: replay through the pipeline {elapsed:.1f} s")
+            print(notes[-1], flush=True)
+        if not args.in_process:
+            violations = in_run(query_rows(cmd, VIOLATIONS_SQL, env), truth)
+            events = in_run(query_rows(cmd, EVENTS_SQL, env), truth)
+        truth_v += _tag(truth.violations, seed)
+        truth_e += _tag(truth.camera_events, seed)
+        look_v += _tag(truth.violation_lookalikes, seed)
+        look_e += _tag(truth.must_not_report, seed)
+        got_v += _tag(violations, seed)
+        got_e += _tag(events, seed)
+        cameras += len(truth.meta["cameras"])
+        hours = truth.meta["hours"]
+        horizon = truth.meta["end_ts"]
 
-    violations = in_run(query_rows(cmd, VIOLATIONS_SQL), truth)
-    events = in_run(query_rows(cmd, EVENTS_SQL), truth)
-    horizon = truth.meta["end_ts"]
-    v_scores = score_episodes(
-        truth.violations, violations, args.merge_gap, args.tolerance, horizon=horizon
+    v_scores = score_episodes(truth_v, got_v, args.merge_gap, args.tolerance, horizon=horizon)
+    e_scores = score_episodes(truth_e, got_e, args.merge_gap, args.tolerance, horizon=horizon)
+    cold = [r for r in truth_e if r.get("cold_start")]
+    cold_scores = score_episodes(cold, got_e, args.merge_gap, args.tolerance, horizon=horizon)
+    fa_e = false_alarms_per_camera_day(
+        look_e, got_e, cameras=cameras, hours=hours, tolerance_s=args.tolerance, truth=truth_e
     )
-    e_scores = score_episodes(
-        truth.camera_events, events, args.merge_gap, args.tolerance, horizon=horizon
+    fa_v = false_alarms_per_camera_day(
+        look_v, got_v, cameras=cameras, hours=hours, tolerance_s=args.tolerance, truth=truth_v
     )
-    fa = false_alarms_per_camera_day(
-        truth.must_not_report,
-        events,
-        cameras=len(truth.meta["cameras"]),
-        hours=truth.meta["hours"],
-        tolerance_s=args.tolerance,
-        truth=truth.camera_events,
-    )
+    by_scenario: dict[str, int] = {}
+    for r in look_v:
+        by_scenario[r["scenario"]] = by_scenario.get(r["scenario"], 0) + 1
     lines = [
         *table(v_scores, "violation class"),
         "",
         *table(e_scores, "camera event"),
         "",
-        *false_alarm_lines(fa),
+        _recall_line("Cold starts (turned, blurred, dark in the first 30 min)", cold_scores),
+        "",
+        *false_alarm_lines(fa_e, "camera-event look-alikes"),
+        *false_alarm_lines(
+            fa_v,
+            "violation look-alikes ("
+            + ", ".join(f"{k} {n}" for k, n in sorted(by_scenario.items()))
+            + ")",
+        ),
+        "",
+        *done_when(v_scores, e_scores, fa_v, fa_e),
     ]
     print("\n".join(lines))
     if args.json:
@@ -228,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "violations": v_scores.as_dict(),
                     "camera_events": e_scores.as_dict(),
-                    "false_alarms": fa.as_dict(),
+                    "cold_starts": cold_scores.as_dict(),
+                    "false_alarms": fa_e.as_dict(),
+                    "violation_false_alarms": fa_v.as_dict(),
                     "notes": notes,
                 },
                 indent=1,
@@ -239,10 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m bench.quality " + " ".join(
             shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
         )
+        label = f" - {args.label}" if args.label else ""
         section = [
             "",
-            f"## Detection quality: {args.cameras} cameras x {args.hours:g} h, "
-            f"seed {args.seed}, profile {args.profile} ({now})",
+            f"## Detection quality{label}: {args.cameras} cameras x {args.hours:g} h, "
+            f"seeds {', '.join(map(str, seeds))} pooled, profile {args.profile} ({now})",
             "",
             f"- machine: {machine()}",
             f"- command: `{command.strip()}`",

@@ -22,6 +22,7 @@ from rich.table import Table
 from brightkitchen.runtime import PipelineRuntime
 from brightkitchen.settings import Settings
 from inference_workers.simulator import FleetConfig, ground_truth, iter_realtime
+from inference_workers.simulator.scoring import score_episodes
 from schemas.records import (
     TOPIC_CAMERA_EVENTS,
     TOPIC_CAMERA_STATUS,
@@ -31,7 +32,6 @@ from schemas.records import (
     TOPIC_VIOLATIONS,
     encode,
 )
-from stream_apps.scoring import score_episodes
 
 
 @dataclass

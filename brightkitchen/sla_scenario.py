@@ -51,6 +51,11 @@ EXPECTED_BREACHES = {
 }
 
 
+def _jittered(rng: random.Random, x1: float, y1: float, x2: float, y2: float) -> tuple:
+    dx, dy = rng.uniform(-0.015, 0.015), rng.uniform(-0.015, 0.015)
+    return (round(x1 + dx, 4), round(y1 + dy, 4), round(x2 + dx, 4), round(y2 + dy, 4))
+
+
 def _alert(cls: str, start: float) -> str:
     return alert_id("violation", cls, OPERATOR, f"kitchen:{KITCHEN}", start)
 
@@ -74,6 +79,7 @@ def dispositions() -> list[Disposition]:
 def records(seed: int = 1) -> Iterator[tuple[str, str, msgspec.Struct]]:
     """(topic, key, record) in event-time order."""
     rng = random.Random(seed)
+    hand = random.Random(f"{seed}/hand")  # its own stream: the rest is unchanged
     yield (
         TOPIC_REGISTRY,
         CAMERA,
@@ -121,8 +127,11 @@ def records(seed: int = 1) -> Iterator[tuple[str, str, msgspec.Struct]]:
                     sharpness=200 + rng.gauss(0, 8),
                     signature=[x + rng.gauss(0, 0.002) for x in view],
                 ),
+                # Held objects jitter in a hand (a box that never moves would be a
+                # stationary look-alike to the violation engine's motion prior).
                 detections=[
-                    Detection(cls=c, score=0.85, box=(0.3, 0.2, 0.5, 0.6)) for c in present
+                    Detection(cls=c, score=0.85, box=_jittered(hand, 0.3, 0.2, 0.5, 0.6))
+                    for c in present
                 ],
             ),
         )

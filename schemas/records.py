@@ -178,6 +178,10 @@ class RegistryEntry(Record):
     licences: Annotated[list[Licence], Meta(max_length=1000)] = []
     """Food-business licence (食品经营许可证) per operator, health certificate (健康证)
     per staff member; the ops app warns before they expire."""
+    reference_signature: Signature | None = None
+    """The camera's view as set at installation (the same 8x8 structure signature
+    as `Quality.signature`): camera health judges the view against it from the
+    first frame, so a camera turned before the engine ever saw it is still caught."""
 
 
 DispositionAction = Literal["verified", "false_positive", "rectified", "closed"]

@@ -22,11 +22,13 @@ from typing import Any
 import msgspec
 
 from schemas.records import (
+    TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
+    Alert,
     CameraEvent,
     CameraStatus,
     FrameDetections,
@@ -263,9 +265,38 @@ class CameraPipeline:
                 if eng.health is not None:
                     eng.health.set_registry(entry)
                 return []
+            if topic == TOPIC_ALERTS:
+                return self.apply_alert(decode(Alert, value))
             raise RecordError(f"topic {topic!r} is not an input of the {self.app_name} app")
         except RecordError as exc:
             return [self.dead_letter(str(exc), topic, partition, offset, key, value)]
+
+    def apply_alert(self, alert: Alert) -> list[Output]:
+        """Dispositions reach the cameras: an ``angle_changed`` alert an inspector
+        acknowledged (state ``verified`` or ``closed``) makes each member camera this
+        app holds accept its new view as the baseline, closing its event.
+
+        Alerts are keyed by alert_id, not camera, so the camera is looked up in
+        every partition this app holds; only the open event listed among the
+        alert's members is acknowledged (a later angle change of the same camera
+        needs its own acknowledgement), and a repeat is a counted no-op.
+        """
+        if alert.source != "camera_health" or alert.cls != "angle_changed":
+            return []
+        if alert.state not in ("verified", "closed"):
+            return []
+        ts = alert.verified_at if alert.verified_at is not None else alert.updated_at
+        members = set(alert.members)
+        events: list[Any] = []
+        for camera_id in alert.camera_ids:
+            for partition, eng in self.partitions.items():
+                if eng.health is not None and eng.health.has_camera(camera_id):
+                    got = eng.health.acknowledge(camera_id, ts, members)
+                    if got:
+                        self.dirty.setdefault(partition, set()).add(camera_id)
+                        events += got
+                    break
+        return self._encode(events)
 
     def advance(self, partition: int, now: float | None = None) -> list[Output]:
         """Move the partition's clock to its watermark (or ``now`` if later)."""

@@ -39,11 +39,11 @@ See docs/camera-health.md for the rules and why.
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
+import heapq
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,65 +55,189 @@ from schemas.records import (
     FrameDetections,
     RegistryEntry,
 )
+from stream_apps.engines.reorder import DUPLICATE, ReorderBuffer
 
 INF = math.inf
 # Kinds whose open episode makes the camera's detections meaningless.
 SUPPRESSING_KINDS = ("frozen", "dark", "angle_changed")
 _SIG = struct.Struct("<64d")
+_Quality = tuple[float, float, list[float]]  # brightness, sharpness, signature
+SNAPSHOT_VERSION = 2
+"""Version of what ``snapshot``/``snapshot_camera`` write (named fields throughout)."""
 
 
 @dataclass(frozen=True)
 class HealthParams:
     """Thresholds of the camera-health engine; every default is the documented one."""
 
-    offline_after_s: float = 60.0
-    """Silence (no frame, no ``streaming`` status) longer than this is offline."""
-    lateness_s: float = 5.0
-    """How late (event time) a record may arrive and still count; frames wait
-    this long in the reorder buffer and the offline deadline includes it."""
-    frozen_after_s: float = 120.0
-    """The picture unchanged this long is frozen."""
-    frozen_min_frames: int = 5
-    """...and over at least this many frames (a slow camera is not frozen)."""
-    frozen_tolerance: float = 1e-4
-    """Two frames are the same picture when brightness (absolute, 0..1),
-    sharpness (relative) and signature (L2) differ by no more than this.
-    Sensor noise on a live static scene moves sharpness by ~0.3 %, far more."""
-    featureless_brightness: float = 0.02
-    """Frames darker than this (lights off, lens capped) carry no picture to
-    compare and never count as frozen."""
-    dark_ratio: float = 0.3
-    """Dark: brightness below this fraction of the camera's baseline (and the
-    structure lost)."""
-    blur_ratio: float = 0.25
-    """Blurred: contrast-normalised sharpness below this fraction of its baseline."""
-    sustained_s: float = 120.0
-    """Dark and blurred must hold on every frame this long before they open."""
-    recover_s: float = 30.0
-    """Dark, blurred and angle_changed close after this long back to normal;
-    ``ended_at`` is the first normal frame."""
-    run_gap_s: float = 30.0
-    """A sustained run (or a recovery) is broken by a gap longer than this
-    without a qualifying frame (camera silent, unreadable, out of hours)."""
-    hours_margin_s: float = 600.0
-    """Dark and blurred are judged, and brightness/sharpness baselines learned,
-    only from opening + margin to closing - margin: lights go on a little after
-    the declared opening and off a little before closing."""
-    angle_distance: float = 0.6
-    """Signature L2 distance from the baseline beyond which the view differs
-    (unit vectors: 0 same, ~1.41 unrelated; people crossing give ~0.2-0.4)."""
-    angle_sustained_s: float = 300.0
-    """The view must differ on every readable sample this long."""
-    rebaseline_after_s: float = 3600.0
-    """An angle change not acknowledged this long after detection becomes the
-    new baseline and the event closes."""
-    signature_every_s: float = 5.0
-    """Signature checked against its baseline (and learned) at most this often."""
-    warmup_frames: int = 300
-    """Frames learned before any quality event can fire (5 min at 1 fps); the
-    signature baseline needs as many readable frames after that."""
-    baseline_time_s: float = 1800.0
-    """Time constant of the baselines' EWMA (event seconds)."""
+    offline_after_s: float = field(
+        default=60.0,
+        metadata={
+            "help": "Silence (no frame, no ``streaming`` status) longer than this is offline."
+        },
+    )
+    lateness_s: float = field(
+        default=5.0,
+        metadata={
+            "help": (
+                "How late (event time) a record may arrive and still count; frames wait "
+                "this long in the reorder buffer and the offline deadline includes it."
+            )
+        },
+    )
+    frozen_after_s: float = field(
+        default=120.0, metadata={"help": "The picture unchanged this long is frozen."}
+    )
+    frozen_min_frames: int = field(
+        default=5,
+        metadata={"help": "...and over at least this many frames (a slow camera is not frozen)."},
+    )
+    frozen_tolerance: float = field(
+        default=1e-4,
+        metadata={
+            "help": (
+                "Two frames are the same picture when brightness (absolute, 0..1), "
+                "sharpness (relative) and signature (L2) differ by no more than this. "
+                "Sensor noise on a live static scene moves sharpness by ~0.3 %, far more."
+            )
+        },
+    )
+    featureless_brightness: float = field(
+        default=0.02,
+        metadata={
+            "help": (
+                "Frames darker than this (lights off, lens capped) carry no picture to "
+                "compare and never count as frozen."
+            )
+        },
+    )
+    dark_ratio: float = field(
+        default=0.3,
+        metadata={
+            "help": (
+                "Dark: brightness below this fraction of the camera's baseline (and the "
+                "structure lost)."
+            )
+        },
+    )
+    blur_ratio: float = field(
+        default=0.25,
+        metadata={
+            "help": ("Blurred: contrast-normalised sharpness below this fraction of its baseline.")
+        },
+    )
+    sustained_s: float = field(
+        default=120.0,
+        metadata={"help": "Dark and blurred must hold on every frame this long before they open."},
+    )
+    recover_s: float = field(
+        default=30.0,
+        metadata={
+            "help": (
+                "Dark, blurred and angle_changed close after this long back to normal; "
+                "``ended_at`` is the first normal frame."
+            )
+        },
+    )
+    run_gap_s: float = field(
+        default=30.0,
+        metadata={
+            "help": (
+                "A sustained run (or a recovery) is broken by a gap longer than this "
+                "without a qualifying frame (camera silent, unreadable, out of hours)."
+            )
+        },
+    )
+    hours_margin_s: float = field(
+        default=600.0,
+        metadata={
+            "help": (
+                "Dark and blurred are judged, and brightness/sharpness baselines learned, "
+                "only from opening + margin to closing - margin: lights go on a little "
+                "after the declared opening and off a little before closing."
+            )
+        },
+    )
+    angle_distance: float = field(
+        default=0.6,
+        metadata={
+            "help": (
+                "Signature L2 distance from the baseline beyond which the view differs "
+                "(unit vectors: 0 same, ~1.41 unrelated; people crossing give ~0.2-0.4)."
+            )
+        },
+    )
+    angle_sustained_s: float = field(
+        default=300.0, metadata={"help": "The view must differ on every readable sample this long."}
+    )
+    rebaseline_after_s: float = field(
+        default=3600.0,
+        metadata={
+            "help": (
+                "An angle change not acknowledged this long after detection becomes the "
+                "new baseline and the event closes."
+            )
+        },
+    )
+    signature_every_s: float = field(
+        default=5.0,
+        metadata={
+            "help": "Signature checked against its baseline (and learned) at most this often."
+        },
+    )
+    warmup_frames: int = field(
+        default=300,
+        metadata={
+            "help": (
+                "Frames learned before any quality event can fire (5 min at 1 fps). The "
+                "brightness and sharpness baselines start from an upper quantile "
+                "(``warmup_quantile``) of these frames, so a lens blurred or dark from "
+                "minute two of a cold start is still judged against the normal picture."
+            )
+        },
+    )
+    warmup_quantile: float = field(
+        default=0.85,
+        metadata={
+            "help": (
+                "Quantile of the warm-up frames' brightness and sharpness that starts the "
+                "baselines: robust to a camera that turns blurred or dark within its "
+                "warm-up, as long as a sixth of the warm-up saw the normal picture."
+            )
+        },
+    )
+    signature_warmup_samples: int = field(
+        default=6,
+        metadata={
+            "help": (
+                "Readable signature samples (``signature_every_s`` apart: 30 s) averaged "
+                "before the view is judged. The view is learned and judged at any hour, "
+                "opening hours or not, whenever the frame is readable."
+            )
+        },
+    )
+    readable_brightness: float = field(
+        default=0.08,
+        metadata={
+            "help": (
+                "A frame this bright or more has a view to learn or judge even before any "
+                "brightness baseline exists (lights off, a capped lens are darker)."
+            )
+        },
+    )
+    baseline_time_s: float = field(
+        default=1800.0, metadata={"help": "Time constant of the baselines' EWMA (event seconds)."}
+    )
+    idle_expiry_s: float = field(
+        default=7 * 86400.0,
+        metadata={
+            "help": (
+                "A camera with no sign of life this long is dropped from the engine's "
+                "state (its baselines are learned again when it returns); one with an "
+                "open episode (offline, typically) keeps just enough to close it."
+            )
+        },
+    )
 
     def __post_init__(self) -> None:
         positive = (
@@ -124,15 +248,25 @@ class HealthParams:
             "rebaseline_after_s",
             "signature_every_s",
             "baseline_time_s",
+            "idle_expiry_s",
             "angle_distance",
             "frozen_tolerance",
         )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"HealthParams.{name} must be > 0")
-        for name in ("lateness_s", "recover_s", "run_gap_s", "hours_margin_s", "warmup_frames"):
+        for name in (
+            "lateness_s",
+            "recover_s",
+            "run_gap_s",
+            "hours_margin_s",
+            "warmup_frames",
+            "signature_warmup_samples",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"HealthParams.{name} must be >= 0")
+        if not 0 < self.warmup_quantile <= 1:
+            raise ValueError("HealthParams.warmup_quantile must be in (0, 1]")
         if not (0 < self.dark_ratio < 1 and 0 < self.blur_ratio < 1):
             raise ValueError("HealthParams: dark_ratio and blur_ratio must be in (0, 1)")
 
@@ -146,12 +280,18 @@ def camera_event_id(camera_id: str, kind: str, started_at: float) -> str:
 class _Reg:
     """What the engine keeps of a registry entry."""
 
-    __slots__ = ("operator_id", "timezone", "tz", "hours", "ranges", "active")
+    __slots__ = ("operator_id", "timezone", "tz", "hours", "ranges", "active", "reference")
 
     def __init__(
-        self, operator_id: str, timezone: str, hours: list[list[str]], active: bool
+        self,
+        operator_id: str,
+        timezone: str,
+        hours: list[list[str]],
+        active: bool,
+        reference: list[float] | None = None,
     ) -> None:
         self.operator_id = operator_id
+        self.reference = _normalised(reference) if reference else None
         self.timezone = timezone
         self.hours = [list(h) for h in hours]
         self.active = active
@@ -167,7 +307,18 @@ class _Reg:
             "timezone": self.timezone,
             "opening_hours": self.hours,
             "active": self.active,
+            "reference_signature": _pack(self.reference),
         }
+
+    @classmethod
+    def from_dict(cls, r: dict[str, Any]) -> _Reg:
+        return cls(
+            r["operator_id"],
+            r["timezone"],
+            r["opening_hours"],
+            r["active"],
+            _unpack(r.get("reference_signature")),
+        )
 
 
 class _Episode:
@@ -187,13 +338,14 @@ class _Episode:
         self.detected_at = 0.0
         self.detail = ""
 
-    def to_list(self) -> list[Any]:
-        return [self.since, self.last, self.open, self.started_at, self.detected_at, self.detail]
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
 
     @classmethod
-    def from_list(cls, d: list[Any]) -> _Episode:
+    def from_dict(cls, d: dict[str, Any]) -> _Episode:
         e = cls()
-        e.since, e.last, e.open, e.started_at, e.detected_at, e.detail = d
+        for s in cls.__slots__:
+            setattr(e, s, d[s])
         return e
 
 
@@ -203,11 +355,8 @@ class _Camera:
     __slots__ = (
         "camera_id",
         "reg",
-        # reorder buffer: (ts, seq, brightness, sharpness, signature)
-        "pending",
-        "max_ts",
-        "released_ts",
-        "released_seq",
+        # reorder buffer of (brightness, sharpness, signature)
+        "buf",
         "last_ts",
         # offline
         "last_alive",
@@ -234,6 +383,7 @@ class _Camera:
         "sig_n",
         "n_sig",
         "next_sig",
+        "warm",
         # opening hours cache for the current UTC minute
         "h_from",
         "h_until",
@@ -245,15 +395,13 @@ class _Camera:
         "view",
         "view_n",
         "suppress",
+        "due",
     )
 
     def __init__(self, camera_id: str, reg: _Reg | None) -> None:
         self.camera_id = camera_id
         self.reg = reg
-        self.pending: list[tuple[float, int, float, float, list[float]]] = []
-        self.max_ts = -INF
-        self.released_ts = -INF
-        self.released_seq = -1
+        self.buf: ReorderBuffer[_Quality] = ReorderBuffer()
         self.last_ts = -INF
         self.last_alive = -INF
         self.bad_ts = -INF
@@ -277,6 +425,9 @@ class _Camera:
         self.sig_n = 0  # signature samples learned
         self.n_sig = 0  # readable frames seen (signature warm-up)
         self.next_sig = -INF
+        # warm-up samples (brightness, sharpness, normalised sharpness) until the
+        # baselines start; then None
+        self.warm: list[list[float]] | None = [[], [], []]
         self.h_from = INF
         self.h_until = -INF
         self.in_hours = False
@@ -286,6 +437,7 @@ class _Camera:
         self.view: list[float] | None = None
         self.view_n = 0
         self.suppress: str | None = None
+        self.due = INF  # deadline of this camera's live heap entry
 
 
 class CameraHealthEngine:
@@ -303,8 +455,12 @@ class CameraHealthEngine:
         self._cams: dict[str, _Camera] = {}
         self._reg: dict[str, _Reg] = {}
         self._clock = -INF
-        # No camera can go offline before this clock; a lower bound, kept cheap.
-        self._next_due = INF
+        # Deadlines as a heap of (due, camera_id): at most one live entry per
+        # camera (``_Camera.due``; others are stale and skipped), so deciding
+        # silence costs O(log n) per camera and deadline, not a scan of all.
+        self._due: list[tuple[float, str]] = []
+        self._idle_expiry = p.idle_expiry_s
+        self._n_expired = 0
         self._offline_wait = p.offline_after_s + p.lateness_s
         self._n_frames = 0
         self._n_statuses = 0
@@ -322,15 +478,23 @@ class CameraHealthEngine:
     # -- registry and queries --------------------------------------------------
     def set_registry(self, entry: RegistryEntry) -> None:
         """Operator, opening hours and timezone of a camera (latest entry wins)."""
-        reg = _Reg(entry.operator_id, entry.timezone, entry.opening_hours, entry.active)
+        reg = _Reg(
+            entry.operator_id,
+            entry.timezone,
+            entry.opening_hours,
+            entry.active,
+            entry.reference_signature,
+        )
         old = self._reg.get(entry.camera_id)
         self._reg[entry.camera_id] = reg
         cam = self._cams.get(entry.camera_id)
         if cam is not None:
             cam.reg = reg
             cam.h_from, cam.h_until = INF, -INF  # recompute opening hours
+            if reg.reference is not None and cam.sig is None:
+                _use_reference(cam, self.params)
             if reg.active and old is not None and not old.active:
-                self._next_due = min(self._next_due, cam.last_alive + self._offline_wait)
+                self._arm(cam, cam.last_alive + self._offline_wait)
 
     def suppressing(self, camera_id: str) -> str | None:
         """The kind of the open episode that makes this camera's detections
@@ -354,6 +518,7 @@ class CameraHealthEngine:
             "acks_ignored": self._n_acks_ignored,
             "inactive_suppressed": self._n_inactive,
             "ignored_input": self._n_ignored,
+            "expired": self._n_expired,
             "cameras": len(self._cams),
         }
 
@@ -386,16 +551,29 @@ class CameraHealthEngine:
         if now > self._clock:
             self._clock = now
         out: list[CameraEvent] = []
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             self._scan(out)
         return out
 
-    def acknowledge(self, camera_id: str, ts: float) -> list[CameraEvent]:
+    def has_camera(self, camera_id: str) -> bool:
+        """Whether this engine holds the camera's state (it owns the camera)."""
+        return camera_id in self._cams
+
+    def acknowledge(
+        self, camera_id: str, ts: float, event_ids: set[str] | None = None
+    ) -> list[CameraEvent]:
         """An inspector accepted the camera's angle change at ``ts``: the new view
-        becomes the baseline and the event closes (returned). No-op otherwise."""
+        becomes the baseline and the event closes (returned). No-op otherwise,
+        and when ``event_ids`` is given but does not hold the open event's id
+        (the acknowledgement was of an earlier angle change)."""
         cam = self._cams.get(camera_id)
         ep = cam.angle if cam is not None else None
         if ep is None or not ep.open:
+            self._n_acks_ignored += 1
+            return []
+        if event_ids is not None and (
+            camera_event_id(camera_id, "angle_changed", ep.started_at) not in event_ids
+        ):
             self._n_acks_ignored += 1
             return []
         self._n_acks += 1
@@ -407,7 +585,7 @@ class CameraHealthEngine:
         """JSON-serialisable state: per camera a handful of floats, the baseline
         signature and the frames still in the reorder buffer."""
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "clock": _num(self._clock),
             "registry": {cid: r.to_dict() for cid, r in self._reg.items()},
             "cameras": {cid: self._camera_state(c) for cid, c in self._cams.items()},
@@ -416,8 +594,9 @@ class CameraHealthEngine:
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Load state written by ``snapshot``; records it covers that are fed
         again are ignored (duplicates or older than what was released)."""
+        _check_version(snapshot.get("version"))
         for cid, r in snapshot.get("registry", {}).items():
-            self._reg[cid] = _Reg(r["operator_id"], r["timezone"], r["opening_hours"], r["active"])
+            self._reg[cid] = _Reg.from_dict(r)
         self.restore_cameras(snapshot["cameras"], _inf(snapshot.get("clock"), -INF))
 
     def snapshot_camera(self, camera_id: str) -> dict[str, Any] | None:
@@ -450,10 +629,7 @@ class CameraHealthEngine:
         """Load what ``snapshot_camera`` wrote, for many cameras at once."""
         for cid, e in entries.items():
             if e is not None and e["registry"] is not None:
-                r = e["registry"]
-                self._reg[cid] = _Reg(
-                    r["operator_id"], r["timezone"], r["opening_hours"], r["active"]
-                )
+                self._reg[cid] = _Reg.from_dict(e["registry"])
         self.restore_cameras(
             {cid: (e["state"] if e is not None else None) for cid, e in entries.items()}, clock
         )
@@ -465,60 +641,83 @@ class CameraHealthEngine:
     @staticmethod
     def _camera_state(c: _Camera) -> dict[str, Any]:
         return {
-            "pending": [[t, q, b, s, _pack(g)] for t, q, b, s, g in c.pending],
-            "max_ts": _num(c.max_ts),
-            "released": [_num(c.released_ts), c.released_seq],
+            "version": SNAPSHOT_VERSION,
+            "buffer": c.buf.to_dict(_encode_quality),
             "last_ts": _num(c.last_ts),
             "last_alive": _num(c.last_alive),
-            "bad": [_num(c.bad_ts), c.bad_state, c.bad_worker, c.bad_detail],
-            "frozen_ref": [c.fz_b, c.fz_s, _pack(c.fz_sig), c.fz_since, c.fz_n],
-            "baseline": [
-                c.n_frames,
-                c.n_learn,
-                _num(c.learn_ts),
-                c.base_b,
-                c.base_s,
-                c.base_ns,
-                _pack(c.sig),
-                c.sig_n,
-                c.n_sig,
-                _num(c.next_sig),
-            ],
-            "episodes": {kind: ep.to_list() for kind, ep in _episodes(c) if ep is not None},
-            "view": [_pack(c.view), c.view_n],
+            "bad": {
+                "ts": _num(c.bad_ts),
+                "state": c.bad_state,
+                "worker": c.bad_worker,
+                "detail": c.bad_detail,
+            },
+            "frozen_ref": {
+                "brightness": c.fz_b,
+                "sharpness": c.fz_s,
+                "signature": _pack(c.fz_sig),
+                "since": c.fz_since,
+                "frames": c.fz_n,
+            },
+            "baseline": {
+                "frames": c.n_frames,
+                "learned": c.n_learn,
+                "learn_ts": _num(c.learn_ts),
+                "brightness": c.base_b,
+                "sharpness": c.base_s,
+                "norm_sharpness": c.base_ns,
+                "signature": _pack(c.sig),
+                "signature_samples": c.sig_n,
+                "readable_frames": c.n_sig,
+                "next_signature_ts": _num(c.next_sig),
+                "warmup": (
+                    None
+                    if c.warm is None
+                    else {"brightness": c.warm[0], "sharpness": c.warm[1], "norm": c.warm[2]}
+                ),
+            },
+            "episodes": {kind: ep.to_dict() for kind, ep in _episodes(c) if ep is not None},
+            "view": {"signature": _pack(c.view), "samples": c.view_n},
         }
 
     def _load_camera(self, cid: str, d: dict[str, Any]) -> _Camera:
+        _check_version(d.get("version"))
         c = _Camera(cid, self._reg.get(cid))
-        c.pending = [(t, q, b, s, _unpack(g)) for t, q, b, s, g in d["pending"]]
-        c.max_ts = _inf(d["max_ts"], -INF)
-        c.released_ts = _inf(d["released"][0], -INF)
-        c.released_seq = d["released"][1]
+        c.buf = ReorderBuffer.from_dict(d["buffer"], _decode_quality)
         c.last_ts = _inf(d["last_ts"], -INF)
         c.last_alive = _inf(d["last_alive"], -INF)
         bad = d["bad"]
-        c.bad_ts = _inf(bad[0], -INF)
-        c.bad_state, c.bad_worker, c.bad_detail = bad[1], bad[2], bad[3]
+        c.bad_ts = _inf(bad["ts"], -INF)
+        c.bad_state, c.bad_worker, c.bad_detail = bad["state"], bad["worker"], bad["detail"]
         fz = d["frozen_ref"]
-        c.fz_b, c.fz_s, c.fz_since, c.fz_n = fz[0], fz[1], fz[3], fz[4]
-        c.fz_sig = _unpack(fz[2]) or []
+        c.fz_b, c.fz_s, c.fz_since, c.fz_n = (
+            fz["brightness"],
+            fz["sharpness"],
+            fz["since"],
+            fz["frames"],
+        )
+        c.fz_sig = _unpack(fz["signature"]) or []
         bl = d["baseline"]
-        c.n_frames, c.n_learn = bl[0], bl[1]
-        c.learn_ts = _inf(bl[2], -INF)
-        c.base_b, c.base_s, c.base_ns = bl[3], bl[4], bl[5]
-        c.sig, c.sig_n, c.n_sig = _unpack(bl[6]), bl[7], bl[8]
-        c.next_sig = _inf(bl[9], -INF)
+        c.n_frames, c.n_learn = bl["frames"], bl["learned"]
+        c.learn_ts = _inf(bl["learn_ts"], -INF)
+        c.base_b, c.base_s, c.base_ns = bl["brightness"], bl["sharpness"], bl["norm_sharpness"]
+        c.sig = _unpack(bl["signature"])
+        c.sig_n, c.n_sig = bl["signature_samples"], bl["readable_frames"]
+        c.next_sig = _inf(bl["next_signature_ts"], -INF)
+        w = bl["warmup"]
+        c.warm = None if w is None else [w["brightness"], w["sharpness"], w["norm"]]
         eps = d["episodes"]
         for kind, attr in _EPISODE_ATTRS:
             if kind in eps:
-                setattr(c, attr, _Episode.from_list(eps[kind]))
-        c.view, c.view_n = _unpack(d["view"][0]), d["view"][1]
+                setattr(c, attr, _Episode.from_dict(eps[kind]))
+        c.view, c.view_n = _unpack(d["view"]["signature"]), d["view"]["samples"]
         _update_suppress(c)
         return c
 
     # -- input -------------------------------------------------------------------
     def _camera(self, camera_id: str) -> _Camera:
         cam = self._cams[camera_id] = _Camera(camera_id, self._reg.get(camera_id))
+        if cam.reg is not None and cam.reg.reference is not None:
+            _use_reference(cam, self.params)
         return cam
 
     def _feed_frame(self, rec: FrameDetections) -> list[CameraEvent]:
@@ -532,46 +731,46 @@ class CameraHealthEngine:
         out: list[CameraEvent] = []
         if ts > self._clock:
             self._clock = ts
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             # Before this frame counts as a sign of life: it may end a silence
             # that already was an outage.
             self._scan(out)
-        seq = rec.seq
-        if ts <= cam.released_ts:
-            if ts < cam.released_ts or seq < cam.released_seq:
-                self._n_late += 1
-                return out
-            if seq == cam.released_seq:
-                self._n_dup += 1
-                return out
         q = rec.quality
         if q is None:
             # No quality measured (a stock DeepStream payload): a sign of life for
             # offline only; dark/blurred/frozen/angle_changed stay off for it.
             self._n_no_quality += 1
             if ts > cam.last_alive:
-                if cam.last_alive == -INF and cam.offline is None:
-                    self._next_due = min(self._next_due, ts + self._offline_wait)
                 cam.last_alive = ts
+                if cam.offline is not None:
+                    self._close_offline(cam, ts, out)  # frames are back
+                elif cam.due == INF:
+                    self._arm(cam, ts + self._offline_wait)
             return out
-        item = (ts, seq, q.brightness, q.sharpness, q.signature)
-        pending = cam.pending
-        if ts > cam.max_ts:
-            pending.append(item)
-            cam.max_ts = ts
-            if ts > cam.last_alive:
-                if cam.last_alive == -INF and cam.offline is None:
-                    self._next_due = min(self._next_due, ts + self._offline_wait)
-                cam.last_alive = ts
+        buf = cam.buf
+        newest = ts > buf.max_ts
+        if newest and ts > buf.released_ts:
+            # The common case, in order: append without the buffer's checks.
+            buf.pending.append((ts, rec.seq, (q.brightness, q.sharpness, q.signature)))
+            buf.max_ts = ts
         else:
-            for p in pending:
-                if p[0] == ts and p[1] == seq:
+            got = buf.offer(ts, rec.seq, (q.brightness, q.sharpness, q.signature))
+            if got:
+                if got == DUPLICATE:
                     self._n_dup += 1
-                    return out
-            bisect.insort(pending, item, key=_order)
-        horizon = cam.max_ts - self.params.lateness_s
+                else:
+                    self._n_late += 1
+                return out
+        if newest and ts > cam.last_alive:
+            cam.last_alive = ts
+            if cam.due == INF:
+                self._arm(cam, ts + self._offline_wait)
+        pending = buf.pending
+        horizon = buf.max_ts - self.params.lateness_s
         while pending and pending[0][0] <= horizon:
-            self._process(cam, pending.pop(0), out)
+            item = pending.pop(0)
+            buf.released_ts, buf.released_seq = item[0], item[1]
+            self._process(cam, item, out)
         return out
 
     def _feed_status(self, st: CameraStatus) -> list[CameraEvent]:
@@ -583,13 +782,13 @@ class CameraHealthEngine:
         out: list[CameraEvent] = []
         if ts > self._clock:
             self._clock = ts
-        if self._clock >= self._next_due:
+        if self._due and self._due[0][0] <= self._clock:
             self._scan(out)
         if st.state == "streaming":
             if ts > cam.last_alive:
-                if cam.last_alive == -INF and cam.offline is None:
-                    self._next_due = min(self._next_due, ts + self._offline_wait)
                 cam.last_alive = ts
+                if cam.due == INF:
+                    self._arm(cam, ts + self._offline_wait)
         elif ts > cam.bad_ts or (ts == cam.bad_ts and st.state > cam.bad_state):
             cam.bad_ts = ts
             cam.bad_state = st.state
@@ -598,38 +797,87 @@ class CameraHealthEngine:
         return out
 
     # -- offline -----------------------------------------------------------------
+    def _arm(self, cam: _Camera, due: float) -> None:
+        """Make sure the camera is looked at by ``due`` (an earlier entry stays)."""
+        if due < cam.due:
+            cam.due = due
+            heapq.heappush(self._due, (due, cam.camera_id))
+
     def _scan(self, out: list[CameraEvent]) -> None:
-        """Open offline for every camera silent past its deadline; flush their buffers."""
+        """Handle every deadline the clock has passed: O(log n) each."""
+        heap = self._due
+        clock = self._clock
+        while heap and heap[0][0] <= clock:
+            due, cid = heapq.heappop(heap)
+            cam = self._cams.get(cid)
+            if cam is None or cam.due != due:
+                continue  # stale: the camera was re-armed or forgotten
+            cam.due = INF
+            self._check(cam, out)
+
+    def _check(self, cam: _Camera, out: list[CameraEvent]) -> None:
+        """A camera's deadline passed: open offline, flush, re-arm or forget it."""
         wait = self._offline_wait
         limit = self._clock - wait
-        nxt = INF
-        for cam in self._cams.values():
-            if cam.offline is None:
-                if cam.last_alive == -INF:
-                    continue
-                if cam.last_alive > limit:
-                    nxt = min(nxt, cam.last_alive + wait)
-                    continue
-                self._flush(cam, out)
-                if cam.offline is None and cam.last_alive <= limit:
-                    if cam.reg is not None and not cam.reg.active:
-                        self._n_inactive += 1
-                        continue
-                    self._open_offline(cam, out)
-            elif cam.pending:
-                if cam.max_ts > limit:
-                    nxt = min(nxt, cam.max_ts + wait)
-                else:
-                    self._flush(cam, out)
-        self._next_due = nxt
+        if cam.last_alive == -INF:
+            return
+        if cam.offline is None:
+            if cam.last_alive > limit:
+                self._arm(cam, cam.last_alive + wait)
+                return
+            self._flush(cam, out)
+            if cam.offline is None and cam.last_alive <= limit:
+                if cam.reg is not None and not cam.reg.active:
+                    self._n_inactive += 1
+                    self._expire_or_arm(cam)
+                    return
+                self._open_offline(cam, out)
+        elif cam.buf.pending:
+            if cam.buf.max_ts > limit:
+                self._arm(cam, cam.buf.max_ts + wait)
+                return
+            self._flush(cam, out)
+        self._expire_or_arm(cam)
+
+    def _expire_or_arm(self, cam: _Camera) -> None:
+        """A silent camera: after ``idle_expiry_s`` its learned state is dropped."""
+        if self._clock < cam.last_alive + self._idle_expiry:
+            self._arm(cam, cam.last_alive + self._idle_expiry)
+            return
+        self._n_expired += 1
+        cid = cam.camera_id
+        if cam.offline is None and not any(ep is not None and ep.open for _, ep in _episodes(cam)):
+            del self._cams[cid]  # nothing open: forget it entirely
+            return
+        # Keep only what closes its open episodes when frames return; the
+        # baselines are learned again (the view may have changed meanwhile).
+        fresh = _Camera(cid, cam.reg)
+        fresh.last_alive = fresh.last_ts = cam.last_alive
+        fresh.buf.released_ts = cam.buf.released_ts
+        fresh.buf.released_seq = cam.buf.released_seq
+        fresh.buf.max_ts = cam.buf.max_ts
+        fresh.bad_ts, fresh.bad_state = cam.bad_ts, cam.bad_state
+        fresh.bad_worker, fresh.bad_detail = cam.bad_worker, cam.bad_detail
+        fresh.offline = cam.offline
+        for _kind, attr in _EPISODE_ATTRS[1:]:
+            ep = getattr(cam, attr)
+            if ep is not None and ep.open:
+                setattr(fresh, attr, ep)
+        _update_suppress(fresh)
+        if fresh.reg is not None and fresh.reg.reference is not None:
+            _use_reference(fresh, self.params)
+        self._cams[cid] = fresh
 
     def _recompute_due(self) -> None:
-        self._next_due = -INF  # the next feed or advance scans once and sets it
+        self._due = []
+        wait = self._offline_wait
+        for cam in self._cams.values():
+            cam.due = INF
+            if cam.last_alive != -INF:
+                self._arm(cam, min(cam.last_alive, cam.buf.max_ts) + wait)
 
     def _flush(self, cam: _Camera, out: list[CameraEvent]) -> None:
-        pending = cam.pending
-        cam.pending = []
-        for item in pending:
+        for item in cam.buf.drain():
             self._process(cam, item, out)
 
     def _open_offline(self, cam: _Camera, out: list[CameraEvent]) -> None:
@@ -657,12 +905,11 @@ class CameraHealthEngine:
     def _process(
         self,
         cam: _Camera,
-        item: tuple[float, int, float, float, list[float]],
+        item: tuple[float, int, _Quality],
         out: list[CameraEvent],
     ) -> None:
-        ts, seq, b, s, sig = item
-        cam.released_ts = ts
-        cam.released_seq = seq
+        ts = item[0]
+        b, s, sig = item[2]
         p = self.params
         if cam.offline is not None:
             self._close_offline(cam, ts, out)
@@ -714,22 +961,35 @@ class CameraHealthEngine:
                     self._judge_exposure(cam, ts, gap, b, s, sig, rb, rs, dark_ish, out)
             elif cam.dark is not None or cam.blur is not None:
                 self._out_of_hours(cam, ts, out)
-            if not candidate:
-                if cam.n_sig < p.warmup_frames:
-                    cam.n_sig += 1
-                if ts >= cam.next_sig:
-                    cam.next_sig = ts + p.signature_every_s
-                    self._sample_signature(cam, ts, sig, out)
+            # Readable: not dark or blurred against the baseline, and lit at all
+            # (outside hours the baseline says nothing about lights off).
+            readable = not candidate and b >= p.readable_brightness
         else:
             candidate = False
+            readable = b >= p.readable_brightness
+        if readable and cam.frozen is None:
+            # The view is learned and judged at any hour: the signature does
+            # not depend on brightness, only on the frame being readable.
+            cam.n_sig += 1
+            if ts >= cam.next_sig:
+                cam.next_sig = ts + p.signature_every_s
+                self._sample_signature(cam, ts, sig, out)
         if candidate or not cam.in_hours or cam.frozen is not None:
             return
-        # learn brightness and sharpness baselines: clamped EWMA
+        # learn brightness and sharpness baselines: an upper quantile of the
+        # warm-up frames, then a clamped EWMA
         n = cam.n_learn = cam.n_learn + 1
-        if n == 1:
-            cam.base_b = bb
-            cam.base_s = s if s > 1e-9 else 1e-9
-            cam.base_ns = ns if ns > 1e-9 else 1e-9
+        warm = cam.warm
+        if warm is not None:
+            warm[0].append(bb)
+            warm[1].append(s)
+            warm[2].append(ns)
+            if n >= p.warmup_frames:
+                q = p.warmup_quantile
+                cam.base_b = max(_quantile(warm[0], q), 1e-3)
+                cam.base_s = max(_quantile(warm[1], q), 1e-9)
+                cam.base_ns = max(_quantile(warm[2], q), 1e-9)
+                cam.warm = None
         else:
             a = (ts - cam.learn_ts) / p.baseline_time_s
             if a < 1.0 / n:
@@ -782,7 +1042,7 @@ class CameraHealthEngine:
         dist = -1.0
         if dark_ish:
             structure_lost = False
-            if cam.sig is not None and cam.n_sig >= p.warmup_frames:
+            if cam.sig is not None and cam.sig_n >= p.signature_warmup_samples:
                 dist = math.dist(sig, cam.sig)
                 structure_lost = dist > p.angle_distance
             dark = structure_lost or rs < p.blur_ratio
@@ -825,7 +1085,7 @@ class CameraHealthEngine:
             cam.sig = list(sig)
             cam.sig_n = 1
             return
-        if cam.n_sig < p.warmup_frames:
+        if cam.sig_n < p.signature_warmup_samples:
             cam.sig_n += 1
             cam.sig = _blend(base, sig, 1.0 / cam.sig_n)
             return
@@ -941,7 +1201,7 @@ class CameraHealthEngine:
         why = f"frames returned after {ended - ep.started_at:.0f} s"
         self._close(cam, "offline", ep, ended, why, out)
         cam.offline = None
-        self._next_due = min(self._next_due, cam.last_alive + self._offline_wait)
+        self._arm(cam, cam.last_alive + self._offline_wait)
 
     # -- output ------------------------------------------------------------------
     def _close(self, cam: _Camera, kind: str, ep: _Episode, ended_at: float, why: str, out) -> None:
@@ -1006,10 +1266,6 @@ def _update_suppress(cam: _Camera) -> None:
     cam.suppress = None
 
 
-def _order(item: tuple[float, int, float, float, list[float]]) -> tuple[float, int]:
-    return (item[0], item[1])
-
-
 def _minutes(hhmm: str) -> int:
     h, m = hhmm.split(":")
     return int(h) * 60 + int(m)
@@ -1051,6 +1307,35 @@ def _unpack(text: str | None) -> list[float] | None:
     return list(_SIG.unpack(base64.b64decode(text)))
 
 
+def _quantile(xs: list[float], q: float) -> float:
+    ys = sorted(xs)
+    return ys[min(len(ys) - 1, int(q * len(ys)))]
+
+
+def _use_reference(cam: _Camera, p: HealthParams) -> None:
+    """The registry's reference view (set at installation) is the signature
+    baseline from the first frame: a camera turned before we ever saw it is caught."""
+    assert cam.reg is not None and cam.reg.reference is not None
+    cam.sig = list(cam.reg.reference)
+    cam.sig_n = p.signature_warmup_samples
+
+
+def _check_version(version: Any) -> None:
+    if version != SNAPSHOT_VERSION:
+        raise ValueError(
+            f"camera-health snapshot version {version!r}: this engine reads version "
+            f"{SNAPSHOT_VERSION} only; start the camera app without the old checkpoint"
+        )
+
+
+def _encode_quality(q: _Quality) -> dict[str, Any]:
+    return {"brightness": q[0], "sharpness": q[1], "signature": _pack(q[2])}
+
+
+def _decode_quality(d: dict[str, Any]) -> _Quality:
+    return (d["brightness"], d["sharpness"], _unpack(d["signature"]) or [])
+
+
 def _num(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
@@ -1059,4 +1344,10 @@ def _inf(x: float | None, default: float) -> float:
     return default if x is None else x
 
 
-__all__ = ["CameraHealthEngine", "HealthParams", "SUPPRESSING_KINDS", "camera_event_id"]
+__all__ = [
+    "SNAPSHOT_VERSION",
+    "SUPPRESSING_KINDS",
+    "CameraHealthEngine",
+    "HealthParams",
+    "camera_event_id",
+]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from inference_workers.simulator import FleetConfig, GroundTruth, write_replay
-from stream_apps.scoring import false_alarms_per_camera_day, score_episodes
+from inference_workers.simulator.scoring import false_alarms_per_camera_day, score_episodes
 from tests.e2e.test_replay_cli import query, replay
 
 pytestmark = pytest.mark.e2e

@@ -45,6 +45,7 @@ def frame(camera: str, t: int, classes: list[str]) -> dict:
     # A live picture: sensor noise on every quality value (an unchanging one is "frozen").
     noise = random.Random(f"{camera}/{t}")
     signature = [x + noise.gauss(0, 0.003) for x in SIG]
+    x = 0.1 + 0.02 * (t % 7)
     return {
         "topic": "bk.detections.v1",
         "key": camera,
@@ -62,7 +63,11 @@ def frame(camera: str, t: int, classes: list[str]) -> dict:
                 "sharpness": 120.0 + noise.gauss(0, 5),
                 "signature": signature,
             },
-            "detections": [{"cls": c, "score": 0.8, "box": [0.1, 0.1, 0.3, 0.4]} for c in classes],
+            # People and rodents move: the box travels 2 % of the frame a second (a box
+            # that never moves is a stationary look-alike to the violation engine).
+            "detections": [
+                {"cls": c, "score": 0.8, "box": [x, 0.1, x + 0.2, 0.4]} for c in classes
+            ],
         },
     }
 

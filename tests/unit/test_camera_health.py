@@ -11,6 +11,9 @@ import json
 import math
 import random
 
+import msgspec
+import pytest
+
 from schemas.records import CameraStatus, FrameDetections, Quality, RegistryEntry
 from stream_apps.engines.camera_health import (
     CameraHealthEngine,
@@ -393,3 +396,114 @@ def test_event_ids_are_deterministic():
 def test_an_inactive_camera_raises_nothing():
     eng = engine(active=False)
     assert run(eng, normal(0, 100), until=1000) == []
+
+
+def test_a_snapshot_of_another_version_is_refused_with_the_reason():
+    from stream_apps.engines.camera_health import SNAPSHOT_VERSION
+
+    snap = CameraHealthEngine().snapshot()
+    assert snap["version"] == SNAPSHOT_VERSION
+    snap["version"] = 1
+    with pytest.raises(ValueError, match="version 1"):
+        CameraHealthEngine().restore(snap)
+
+
+# -- cold starts (default warm-up: 300 frames, the view after 6 samples) -------------------
+
+
+def _opened(events, kind):
+    return [e for e in events if e.kind == kind and e.state == "open"]
+
+
+def test_a_camera_turned_two_minutes_after_it_first_connects_is_caught():
+    eng = engine(HealthParams())
+    frames = normal(0, 120) + [frame(t, sig=OTHER_VIEW) for t in range(120, 900)]
+    (ev,) = _opened(run(eng, frames), "angle_changed")
+    assert ev.started_at == pytest.approx(T0 + 120, abs=6)
+    assert ev.detected_at <= T0 + 120 + 300 + 10
+
+
+def test_the_view_is_learned_and_judged_before_the_kitchen_opens():
+    # 08:00 local; the kitchen opens at 10:00: no brightness/sharpness baseline yet.
+    eng = engine(HealthParams(), hours=(("10:00", "22:00"),))
+    frames = normal(0, 300) + [frame(t, sig=OTHER_VIEW) for t in range(300, 1000)]
+    assert len(_opened(run(eng, frames), "angle_changed")) == 1
+
+
+def test_lights_off_before_opening_is_not_read_as_a_turned_camera():
+    eng = engine(HealthParams(), hours=(("10:00", "22:00"),))
+    frames = normal(0, 300) + [frame(t, b=0.03, sig=NOISE) for t in range(300, 1500)]
+    assert run(eng, frames) == []
+
+
+@pytest.mark.parametrize("start", [60, 120, 200])
+def test_a_lens_blurred_within_the_warm_up_is_still_raised(start):
+    eng = engine(HealthParams())
+    frames = normal(0, start) + [
+        frame(t, s=live_sharpness(t) * 0.08) for t in range(start, start + 900)
+    ]
+    (ev,) = _opened(run(eng, frames), "blurred")
+    assert ev.detected_at <= T0 + max(start, 300) + 120 + 5
+
+
+def test_a_lens_dark_within_the_warm_up_is_still_raised():
+    eng = engine(HealthParams())
+    frames = normal(0, 90) + [
+        frame(t, b=0.04, s=live_sharpness(t) * 0.3, sig=NOISE) for t in range(90, 900)
+    ]
+    assert len(_opened(run(eng, frames), "dark")) == 1
+
+
+def test_a_reference_view_in_the_registry_catches_a_camera_turned_before_we_saw_it():
+    eng = CameraHealthEngine(HealthParams())
+    eng.set_registry(msgspec.structs.replace(registry(), reference_signature=SCENE))
+    frames = [frame(t, sig=OTHER_VIEW) for t in range(0, 600)]
+    (ev,) = _opened(run(eng, frames), "angle_changed")
+    assert ev.started_at == T0
+    # Without the reference the turned view is all the engine knows: nothing to raise.
+    assert _opened(run(engine(HealthParams()), frames), "angle_changed") == []
+    # The reference survives a snapshot.
+    again = CameraHealthEngine(HealthParams())
+    again.restore(json.loads(json.dumps(eng.snapshot())))
+    assert again.snapshot()["registry"]["cam-1"]["reference_signature"] is not None
+
+
+# -- many cameras: deadlines in a heap, idle cameras expire --------------------------------
+
+
+def test_deadlines_cost_a_heap_step_per_camera_not_a_scan_of_all(monkeypatch):
+    eng = CameraHealthEngine(PARAMS)
+    checks = 0
+    real = CameraHealthEngine._check
+
+    def counting(self, cam, out):
+        nonlocal checks
+        checks += 1
+        return real(self, cam, out)
+
+    monkeypatch.setattr(CameraHealthEngine, "_check", counting)
+    n = 5000
+    for i in range(n):
+        eng.feed(frame(i * 0.01, camera=f"c{i}"))
+    # One camera keeps streaming for 10 minutes: the others fall silent once.
+    events = run(eng, [frame(t, camera="c0", seq=t + 1) for t in range(1, 600)])
+    assert sum(e.kind == "offline" for e in events) == n - 1
+    # One deadline per silent camera, plus c0's re-arms (one per offline wait):
+    # a scan per advance would be n per call (millions here).
+    assert checks <= n + 20
+
+
+def test_an_idle_camera_expires_after_idle_expiry_s_and_its_outage_still_closes():
+    params = HealthParams(warmup_frames=60, idle_expiry_s=3600.0)
+    eng = CameraHealthEngine(params)
+    eng.set_registry(registry("live"))
+    eng.set_registry(registry("gone", active=False))
+    run(eng, normal(0, 200, camera="live") + normal(0, 200, camera="gone"))
+    events = eng.advance(T0 + 200 + 3600 + 120)
+    assert kinds(events) == [("offline", "open")]  # the inactive camera never pages
+    assert eng.advance(T0 + 200 + 3600 * 2) == []
+    assert eng.counters["expired"] == 2
+    assert eng.counters["cameras"] == 1  # "gone" forgotten; "live" keeps its outage
+    back = run(eng, normal(8000, 8010, camera="live"))
+    assert kinds(back) == [("offline", "closed")]
+    assert back[0].event_id == events[0].event_id

@@ -11,6 +11,7 @@ from schemas.records import (
     TOPIC_DLQ,
     TOPIC_REGISTRY,
     DeadLetter,
+    RegistryEntry,
     encode,
 )
 from stream_apps.camera_pipeline import MARKER_KEY, STATE_TOPIC, CameraPipeline
@@ -104,3 +105,74 @@ def test_incremental_checkpoints_only_write_changed_cameras(records):
     assert pipeline.checkpoint(0)[-1].key == MARKER_KEY
     assert len(pipeline.checkpoint(0)) == 1  # nothing changed: only the marker
     assert len(first) > 1
+
+
+# -- dispositions reach the camera app -----------------------------------------------------
+
+
+def _turned_camera_feed():
+    """A registered camera whose view turns at minute 8; frames for 20 minutes."""
+    import math
+    import random
+
+    from schemas.records import TOPIC_REGISTRY, FrameDetections, Quality, RegistryEntry
+
+    rng = random.Random(1)
+
+    def unit(v):
+        m = sum(v) / len(v)
+        v = [x - m for x in v]
+        n = math.sqrt(sum(x * x for x in v))
+        return [x / n for x in v]
+
+    scene, turned = unit([rng.random() for _ in range(64)]), unit([rng.random() for _ in range(64)])
+    t0 = 1_793_577_600.0
+    reg = RegistryEntry(
+        v=1, camera_id="cam-1", kitchen_id="k1", operator_id="op-1", operator_name="o",
+        district="d", station="s", opening_hours=[["07:00", "22:00"]],
+    )  # fmt: skip
+    out = [(TOPIC_REGISTRY, "cam-1", msgspec.json.encode(reg))]
+    for i in range(1200):
+        q = Quality(brightness=0.5, sharpness=150 + i % 7, signature=scene if i < 480 else turned)
+        f = FrameDetections(
+            v=1, camera_id="cam-1", frame_ts=t0 + i, seq=i, worker_id="w", model="m",
+            width=640, height=480, quality=q, detections=[],
+        )  # fmt: skip
+        out.append((TOPIC_DETECTIONS, "cam-1", msgspec.json.encode(f)))
+    return out
+
+
+def test_an_acknowledged_angle_changed_alert_rebaselines_the_camera():
+    from schemas.records import TOPIC_ALERTS, TOPIC_CAMERA_EVENTS, Alert, CameraEvent, Disposition
+    from stream_apps.engines.alerts import AlertEngine
+
+    pipe = CameraPipeline()
+    alerts = AlertEngine()
+    events = []
+    for n, (topic, key, value) in enumerate(_turned_camera_feed()):
+        for o in pipe.handle(topic, 0, n, key.encode(), value):
+            if o.topic == TOPIC_CAMERA_EVENTS:
+                events.append(msgspec.json.decode(o.value, type=CameraEvent))
+    (opened,) = [e for e in events if e.kind == "angle_changed"]
+    assert opened.state == "open"
+    alerts.feed(msgspec.json.decode(_turned_camera_feed()[0][2], type=RegistryEntry))
+    (alert,) = alerts.feed(opened)
+    assert alert.state == "open"
+    # Not yet acknowledged: nothing happens.
+    assert pipe.handle(TOPIC_ALERTS, 0, 0, b"a", msgspec.json.encode(alert)) == []
+    verified = Disposition(
+        v=1, alert_id=alert.alert_id, ts=opened.detected_at + 60, actor="inspector",
+        action="verified",
+    )  # fmt: skip
+    (acked,) = alerts.feed(verified)
+    assert acked.state == "verified"
+    outs = pipe.handle(TOPIC_ALERTS, 0, 1, b"a", msgspec.json.encode(acked))
+    (closed,) = [msgspec.json.decode(o.value, type=CameraEvent) for o in outs]
+    assert closed.event_id == opened.event_id and closed.state == "closed"
+    assert "acknowledged" in closed.detail
+    assert closed.ended_at == opened.detected_at + 60
+    # A repeat (the alert re-emitted) is a no-op.
+    assert pipe.handle(TOPIC_ALERTS, 0, 2, b"a", msgspec.json.encode(acked)) == []
+    # The new view is the baseline: later frames of it raise nothing.
+    assert pipe.advance(0) == []
+    assert Alert  # the record type the shell decodes

@@ -19,6 +19,14 @@ SIG = [0.125] * 32 + [-0.125] * 32
 QUALITY = json.dumps({"bk_quality": {"brightness": 0.5, "sharpness": 150.0, "signature": SIG}})
 
 
+def quality(frame: int) -> str:
+    """A live picture's quality: sensor noise moves sharpness a little every frame
+    (identical quality fields are one repeated picture, not new evidence)."""
+    return json.dumps(
+        {"bk_quality": {"brightness": 0.5, "sharpness": 150.0 + 0.3 * frame, "signature": SIG}}
+    )
+
+
 def minimal(frame: int, objects: list[str], ts: str = "2026-11-02T08:00:00.000Z") -> dict:
     return {
         "version": "4.0",
@@ -26,7 +34,7 @@ def minimal(frame: int, objects: list[str], ts: str = "2026-11-02T08:00:00.000Z"
         "@timestamp": ts,
         "sensorId": "cam-ds-1",
         "objects": objects,
-        "customMessage": [QUALITY],
+        "customMessage": [quality(frame)],
     }
 
 
@@ -69,7 +77,7 @@ def test_a_minimal_payload_becomes_one_frame_with_mapped_classes():
 
 def test_a_minimal_frame_without_objects_is_still_a_frame():
     rec = DeepStreamAdapter().from_minimal(minimal(1, []))
-    assert rec.detections == [] and rec.quality.sharpness == 150.0
+    assert rec.detections == [] and rec.quality.sharpness == 150.3
 
 
 def test_boxes_outside_the_frame_are_clipped():
@@ -141,7 +149,8 @@ def test_the_camera_pipeline_accepts_the_records_and_raises_a_rodent():
     pipeline = CameraPipeline()
     outputs = []
     for second in range(20):
-        objects = ["1|100|100|200|200|rat|#|0.9"] if second in (3, 4) else []
+        x = 100 + 80 * second  # a real rat runs (a still box is held as a look-alike)
+        objects = [f"1|{x}|100|{x + 100}|200|rat|#|0.9"] if second in (3, 4) else []
         rec = adapter.from_minimal(minimal(second, objects, f"2026-11-02T08:00:{second:02d}.000Z"))
         outputs += pipeline.handle("bk.detections.v1", 0, second, None, rec_bytes(rec))
     assert pipeline.counters.dead_letters == 0

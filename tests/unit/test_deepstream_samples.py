@@ -207,6 +207,11 @@ def test_stock_payloads_go_through_the_camera_pipeline_without_dead_letters():
     for i in range(20):
         payload["@timestamp"] = f"2026-04-30T14:37:{i:02d}.000Z"
         payload["id"] = str(i)
+        # A real mouse runs: its box moves (a still one is held as a look-alike).
+        x = 10 + 40 * i
+        mouse = payload["objects"][1].split("|")
+        mouse[1:5] = [str(x), "10", str(x + 40), "40"]
+        payload["objects"][1] = "|".join(mouse)
         [(_, rec, _)] = bridge.handle(json.dumps(payload), (0, i))
         outputs += pipeline.handle("bk.detections.v1", 0, i, None, encode(rec))
     assert pipeline.counters.dead_letters == 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.records import Evidence, Violation
-from stream_apps.scoring import (
+from inference_workers.simulator.scoring import (
     false_alarms_per_camera_day,
     merge_truth,
     percentile,
     score_episodes,
 )
+from schemas.records import Evidence, Violation
 
 T = 1_793_577_600.0
 

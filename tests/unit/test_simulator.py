@@ -195,7 +195,13 @@ def test_hit_rates_within_episodes_are_as_configured(violations_fleet):
     checked = 0
     for cls, n in frames_in.items():
         if n >= 300:
-            assert abs(hits_in[cls] / n - DEFAULT_CLASSES[cls].hit_rate) < 0.08, cls
+            ph = f.config.phenomena
+            want = (
+                sum(ph.small_hit_rate) / 2
+                if cls in ph.small_classes
+                else DEFAULT_CLASSES[cls].hit_rate
+            )
+            assert abs(hits_in[cls] / n - want) < 0.1, cls
             checked += 1
     assert checked >= 3
 
@@ -214,6 +220,8 @@ def test_false_positives_are_sparse_and_mostly_low_scored(violations_fleet):
     inside = defaultdict(list)
     for ep in f.truth.violations:
         inside[(ep["camera_id"], ep["cls"])].append((ep["start"] - 90, ep["end"] + 90))
+    for la in f.truth.violation_lookalikes:  # tested on their own below
+        inside[(la["camera_id"], la["cls"])].append((la["start"], la["end"]))
     fps = [
         d.score
         for cam, frames in f.unique.items()
@@ -314,7 +322,8 @@ def test_a_frozen_picture_repeats_identical_quality(health_fleet):
         frames = health_fleet.window(ev["camera_id"], ev["start"], ev["end"] - 0.5)
         assert len(frames) > 60
         assert len({encode(x.quality) for x in frames}) == 1
-        assert all(x.detections == [] for x in frames)
+        # The same picture, so the same detections (a false one, or none).
+        assert len({encode(x.detections) for x in frames}) == 1
 
 
 def test_blurred_is_sharpness_far_below_baseline_while_open(health_fleet):
@@ -407,3 +416,92 @@ def test_realtime_pacing_follows_event_time_times_speed():
     n = sum(1 for _ in iter_realtime(cfg, speed=10.0, clock=lambda: now[0], sleep=sleep))
     assert n > 240
     assert 11.0 < now[0] < 12.5
+
+
+# -- any fleet size and run length within the documented bounds simulates -------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from inference_workers.simulator import MAX_CAMERAS, PROFILES  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cameras=st.integers(1, 6),
+    seconds=st.one_of(st.integers(1, 1500), st.sampled_from([599, 600, 601, 660, 720])),
+    seed=st.integers(0, 10_000),
+    profile=st.sampled_from(sorted(PROFILES)),
+)
+def test_any_short_run_simulates_and_its_truth_lies_inside_it(cameras, seconds, seed, profile):
+    """Runs as long as or shorter than the health warm-up (600 s) used to crash with
+    IndexError; every run within bounds now simulates and its truth lies within it."""
+    cfg = FleetConfig.for_profile(profile, cameras=cameras, duration_s=float(seconds), seed=seed)
+    n_frames = sum(1 for topic, _k, _r in simulate(cfg) if topic == TOPIC_DETECTIONS)
+    assert n_frames >= 1
+    truth = ground_truth(cfg)
+    lo, hi = cfg.start_ts - 1.0, cfg.end_ts + 1.0
+    for row in truth.violations + truth.camera_events + truth.must_not_report:
+        assert lo <= row["start"] <= hi
+        assert row["end"] is None or row["start"] <= row["end"] <= hi
+
+
+def test_the_warm_up_length_exactly_simulates():
+    # `brightkitchen demo --minutes 1` and `simulate --cameras 200 --minutes 10`.
+    cfg = FleetConfig(cameras=200, duration_s=600.0, seed=7)
+    assert ground_truth(cfg).meta["cameras"][-1] == "cam-00200"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cameras": 0},
+        {"cameras": MAX_CAMERAS + 1},
+        {"duration_s": 0.0},
+        {"duration_s": -5.0},
+        {"fps": 0.0},
+    ],
+)
+def test_out_of_bounds_configs_are_refused_with_the_reason(kwargs):
+    with pytest.raises(ValueError, match="must be"):
+        FleetConfig(**kwargs)
+
+
+def test_stationary_look_alikes_stay_put_with_moderate_scores(violations_fleet):
+    f = violations_fleet
+    rows = [r for r in f.truth.violation_lookalikes if r["scenario"] == "stationary_lookalike"]
+    assert rows
+    ph = f.config.phenomena
+    for la in rows:
+        assert la["cls"] in ph.lookalike_classes
+        frames = f.window(la["camera_id"], la["start"], la["end"] + 0.5)
+        dets = [d for fr in frames for d in fr.detections if d.cls == la["cls"]]
+        assert 0.6 < len(dets) / len(frames) <= 1.0
+        xs = [(d.box[0] + d.box[2]) / 2 for d in dets]
+        ys = [(d.box[1] + d.box[3]) / 2 for d in dets]
+        assert max(xs) - min(xs) <= ph.lookalike_wander + 1e-3
+        assert max(ys) - min(ys) <= ph.lookalike_wander + 1e-3
+        assert all(ph.lookalike_score[0] <= d.score <= ph.lookalike_score[1] for d in dets)
+
+
+def test_frozen_pictures_carry_a_confident_false_positive_with_a_must_not_report_label(
+    health_fleet,
+):
+    rows = [
+        r for r in health_fleet.truth.violation_lookalikes
+        if r["scenario"] == "frozen_false_positive"
+    ]  # fmt: skip
+    assert rows
+    for la in rows:
+        frames = health_fleet.window(la["camera_id"], la["start"], la["end"] - 0.5)
+        assert len({encode(x.quality) for x in frames}) == 1
+        assert all([d.cls for d in x.detections] == [la["cls"]] for x in frames)
+        assert all(d.score >= 0.8 for x in frames for d in x.detections)
+
+
+def test_cold_starts_turn_blur_or_darken_cameras_in_their_first_half_hour():
+    cfg = FleetConfig(cameras=80, duration_s=3600, seed=3)
+    cold = [e for e in ground_truth(cfg).camera_events if e.get("cold_start")]
+    assert {e["kind"] for e in cold} >= {"angle_changed"}
+    assert len(cold) >= 4
+    assert all(e["start"] <= cfg.start_ts + cfg.phenomena.cold_start_within_s for e in cold)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
+
+import msgspec
+import pytest
 
 from schemas.records import Detection, FrameDetections, Quality
 from stream_apps.engines.violations import (
+    DEFAULT_CLASS_PARAMS,
+    SNAPSHOT_VERSION,
     ClassParams,
     ViolationEngine,
     ViolationParams,
@@ -18,7 +24,7 @@ SIG = [0.125] * 32 + [-0.125] * 32
 BOX = (0.1, 0.2, 0.3, 0.4)
 
 
-def frame(ts: float, classes=(), score: float = 0.9, camera: str = "cam-1", seq=None):
+def frame(ts: float, classes=(), score: float = 0.9, camera: str = "cam-1", seq=None, box=BOX):
     return FrameDetections(
         v=1,
         camera_id=camera,
@@ -28,8 +34,9 @@ def frame(ts: float, classes=(), score: float = 0.9, camera: str = "cam-1", seq=
         model="test",
         width=640,
         height=480,
-        quality=Quality(brightness=0.5, sharpness=100.0, signature=SIG),
-        detections=[Detection(cls=c, score=score, box=BOX) for c in classes],
+        # A live picture: sensor noise makes every frame's sharpness a little different.
+        quality=Quality(brightness=0.5, sharpness=100.0 + (ts % 97) * 0.01, signature=SIG),
+        detections=[Detection(cls=c, score=score, box=box) for c in classes],
     )
 
 
@@ -42,9 +49,18 @@ def run(engine, frames, until=None):
     return out
 
 
-def stream(seconds, present, cls="no_hat", camera="cam-1"):
+def moving(t: float, speed: float = 0.03) -> tuple[float, float, float, float]:
+    """A box whose centre travels ``speed`` of the frame per second, to and fro."""
+    x = 0.1 + (speed * t) % 0.6
+    return (x, 0.4, x + 0.05, 0.45)
+
+
+def stream(seconds, present, cls="no_hat", camera="cam-1", box=None):
     """One frame per second; the class is detected where present(t) is true."""
-    return [frame(t, [cls] if present(t) else [], camera=camera) for t in range(seconds)]
+    return [
+        frame(t, [cls] if present(t) else [], camera=camera, box=BOX if box is None else box(t))
+        for t in range(seconds)
+    ]
 
 
 def test_a_steady_violation_gives_one_open_and_one_closed():
@@ -61,9 +77,9 @@ def test_a_steady_violation_gives_one_open_and_one_closed():
 def test_detected_at_is_when_the_evidence_was_enough():
     frames = stream(300, lambda t: 100 <= t < 200)
     opened = run(ViolationEngine(), frames)[0]
-    # no_hat needs 5 hits: frames 100..104
-    assert opened.detected_at == T0 + 104
-    assert opened.frames == 5
+    # no_hat needs 4 hits: frames 100..103
+    assert opened.detected_at == T0 + 103
+    assert opened.frames == 4
 
 
 def test_flicker_inside_an_episode_does_not_split_it():
@@ -93,7 +109,7 @@ def test_episodes_further_apart_than_the_merge_gap_are_two():
 
 
 def test_a_rodent_in_two_confident_frames_is_enough():
-    frames = stream(200, lambda t: t in (100, 102), cls="rodent")
+    frames = stream(200, lambda t: t in (100, 102), cls="rodent", box=moving)
     events = run(ViolationEngine(), frames)
     assert [e.state for e in events] == ["open", "closed"]
     assert events[0].severity == "critical"
@@ -172,7 +188,7 @@ def test_restore_from_a_snapshot_continues_without_a_second_open():
 
 def test_cameras_and_classes_are_independent():
     a = stream(400, lambda t: 100 <= t < 200, camera="a")
-    b = stream(400, lambda t: 120 <= t < 220, cls="smoking", camera="b")
+    b = stream(400, lambda t: 120 <= t < 220, cls="smoking", camera="b", box=moving)
     merged = [f for pair in zip(a, b, strict=True) for f in pair]
     events = run(ViolationEngine(), merged)
     assert sorted((e.camera_id, e.cls, e.state) for e in events) == [
@@ -230,3 +246,118 @@ def test_a_camera_with_nothing_released_yet_survives_a_json_snapshot():
     restored = ViolationEngine()
     restored.restore(json.loads(json.dumps(engine.snapshot(), allow_nan=False)))
     assert restored.snapshot() == engine.snapshot()
+
+
+# -- look-alikes, frozen pictures, small objects ---------------------------------------
+
+
+def jitter(rng: random.Random, amp: float, cx: float = 0.5, cy: float = 0.5):
+    """A box of 4 % whose centre jitters uniformly within +-amp/2 around (cx, cy)."""
+
+    def box(_t: float) -> tuple[float, float, float, float]:
+        x = cx + rng.uniform(-amp / 2, amp / 2)
+        y = cy + rng.uniform(-amp / 2, amp / 2)
+        return (x - 0.02, y - 0.02, x + 0.02, y + 0.02)
+
+    return box
+
+
+def lookalike(cls: str, seed: int, seconds: int = 600):
+    """A static object read as ``cls`` on 85 % of frames at a moderate score for 10 min."""
+    rng = random.Random(seed)
+    box = jitter(rng, 0.004)
+    return [
+        frame(t, [cls] if rng.random() < 0.85 else [], score=rng.uniform(0.6, 0.75), box=box(t))
+        for t in range(seconds)
+    ]
+
+
+def test_stationary_look_alikes_of_moving_or_held_classes_raise_nothing():
+    for i, cls in enumerate(("rodent", "animal", "smoking", "phone_use")):
+        engine = ViolationEngine()
+        assert run(engine, lookalike(cls, i), until=900) == [], cls
+        assert engine.counters.stationary_held > 0
+
+
+def test_a_real_rodent_is_not_delayed_by_the_motion_prior():
+    # Running 4 % of the frame a second: opens on its second frame, as without the prior.
+    frames = stream(200, lambda t: t in (100, 101), cls="rodent", box=lambda t: moving(t, 0.04))
+    (opened, _closed) = run(ViolationEngine(), frames)
+    assert opened.detected_at == T0 + 101
+    off = {"rodent": replace(DEFAULT_CLASS_PARAMS["rodent"], min_motion=0.0)}
+    base = run(ViolationEngine(ViolationParams(classes={**DEFAULT_CLASS_PARAMS, **off})), frames)
+    assert base[0].detected_at == opened.detected_at
+
+
+def test_a_phone_held_in_a_hand_opens_where_one_on_a_shelf_does_not():
+    rng = random.Random(5)
+    hand = jitter(rng, 0.02)  # 1-3 % jitter of a hand
+    frames = [frame(t, ["phone_use"] if 100 <= t < 160 else [], box=hand(t)) for t in range(300)]
+    events = run(ViolationEngine(), frames)
+    assert [e.state for e in events] == ["open", "closed"]
+    assert events[0].detected_at <= T0 + 110
+    shelf = jitter(rng, 0.003)
+    frames = [frame(t, ["phone_use"] if 100 <= t < 400 else [], box=shelf(t)) for t in range(600)]
+    assert run(ViolationEngine(), frames, until=900) == []
+
+
+def test_a_frozen_picture_with_a_confident_false_positive_is_one_observation():
+    live = [frame(t) for t in range(100)]
+    stuck = frame(100, ["smoking", "no_hat"], score=0.95, box=moving(100))
+    frozen = [
+        msgspec.structs.replace(stuck, frame_ts=T0 + t, seq=t) for t in range(100, 400)
+    ]  # a stuck encoder: the same picture (quality and detections) for 5 minutes
+    engine = ViolationEngine()
+    assert run(engine, live + frozen, until=600) == []
+    assert engine.counters.repeated_frames == 299
+    # The same detections on live (changing) pictures are an episode.
+    moving_frames = [frame(t, ["no_hat"], score=0.95) for t in range(100, 400)]
+    assert [e.state for e in run(ViolationEngine(), live + moving_frames, until=600)] == [
+        "open",
+        "closed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cls", "rates"),
+    [
+        ("phone_use", (0.40, 0.65)),
+        ("smoking", (0.40, 0.65)),
+        ("no_gloves", (0.40, 0.65)),
+        ("no_hat", (0.65, 0.85)),
+        ("no_mask", (0.65, 0.85)),
+    ],
+)
+def test_flickering_objects_decide_within_ten_seconds_at_p95(cls, rates):
+    """Seen on a share of frames uniform in ``rates`` per episode, held in a jittering
+    hand. (At 30 % the p95 is 12-13 s: two hits take that long at that rate.)"""
+    rng = random.Random(sum(map(ord, cls)))
+    latencies = []
+    for k in range(200):
+        rate = rng.uniform(*rates)
+        hand = jitter(rng, 0.02)
+        start = 50
+        frames = [
+            frame(t, [cls] if start <= t < start + 120 and rng.random() < rate else [],
+                  score=rng.uniform(0.55, 0.85), box=hand(t), camera=f"c{k}")
+            for t in range(250)
+        ]  # fmt: skip
+        opened = [e for e in run(ViolationEngine(), frames, until=400) if e.state == "open"]
+        assert opened, (cls, k, rate)
+        latencies.append(opened[0].detected_at - (T0 + start))
+    latencies.sort()
+    assert latencies[int(0.95 * len(latencies))] <= 10.0
+
+
+def test_a_snapshot_of_another_version_is_refused_with_the_reason():
+    engine = ViolationEngine()
+    run(engine, stream(50, lambda t: t > 10))
+    snap = json.loads(json.dumps(engine.snapshot()))
+    assert snap["version"] == SNAPSHOT_VERSION
+    snap["version"] = 1
+    with pytest.raises(ValueError, match="version 1"):
+        ViolationEngine().restore(snap)
+    cam = engine.snapshot_camera("cam-1")
+    del cam["version"]
+    with pytest.raises(ValueError, match="version"):
+        ViolationEngine().restore_camera("cam-1", cam)

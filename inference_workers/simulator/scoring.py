@@ -1,6 +1,7 @@
 """Score detected episodes against ground truth: pure functions, standard library only.
 
-Used by bench/quality.py on the simulator's ground truth and on what the stream
+Not production code: it scores against the simulator's ground truth, so it lives
+beside the simulator. Used by bench/quality.py on that truth and on what the stream
 apps stored in `bk.violations` / `bk.camera_events`.
 
 Matching rules (per camera and class, or per camera and kind):

@@ -79,6 +79,10 @@ ANGLE_REBASELINE_S = 3600.0
 """The health engine's default ``rebaseline_after_s``: how long violations on a
 turned camera stay suppressed, so no true episode is planned there."""
 MODEL_NAME = "bk-yolo11m-kitchen-v3.2-fp16"
+MAX_CAMERAS = 100_000
+"""Largest fleet `FleetConfig` accepts."""
+MAX_DURATION_S = 7 * 86400.0
+"""Longest run `FleetConfig` accepts (one week of event time)."""
 
 
 # --------------------------------------------------------------------------- config
@@ -192,6 +196,52 @@ class HealthRates:
         return cls(**{f.name: 0.0 for f in fields(cls)})
 
 
+@dataclass(frozen=True)
+class Phenomena:
+    """What fools a debouncer in a real kitchen (issue 13), each with ground truth.
+
+    - **Stationary look-alikes**: a static object read as a class that moves or is
+      held (a bag or mop head as a rodent or animal, a ladle as a cigarette, a
+      phone-shaped box as phone use): the box centre wanders less than
+      ``lookalike_wander`` of the frame, the score is moderate on most frames, for
+      minutes. Truth: ``violation_lookalikes`` (must not be reported).
+    - **Frozen pictures with a false positive**: a share of ``frozen`` scenarios
+      repeat a frame that holds a confident false detection. Truth:
+      ``violation_lookalikes`` with scenario ``frozen_false_positive``.
+    - **Small objects flicker**: true episodes of ``small_classes`` are seen on a
+      share of frames drawn per episode from ``small_hit_rate``; held objects
+      (``held_classes``) jitter ``hand_jitter`` of the frame per frame.
+    - **Cold starts**: a share of cameras is turned, blurred or dark within the
+      first ``cold_start_within_s`` (a turn may come before opening).
+    """
+
+    lookalikes_per_camera_hour: float = 0.25
+    lookalike_classes: tuple[str, ...] = ("rodent", "animal", "smoking", "phone_use")
+    lookalike_duration_s: tuple[float, float] = (120.0, 900.0)
+    lookalike_score: tuple[float, float] = (0.5, 0.75)
+    lookalike_hit_rate: tuple[float, float] = (0.70, 0.95)
+    lookalike_wander: float = 0.005
+    frozen_false_positive_share: float = 0.7
+    frozen_fp_score: tuple[float, float] = (0.8, 0.95)
+    small_classes: tuple[str, ...] = ("phone_use", "smoking", "no_gloves")
+    small_hit_rate: tuple[float, float] = (0.30, 0.65)
+    held_classes: tuple[str, ...] = ("phone_use", "smoking")
+    hand_jitter: tuple[float, float] = (0.01, 0.03)
+    cold_start_share: float = 0.15
+    cold_start_within_s: float = 1800.0
+
+    @classmethod
+    def off(cls) -> Phenomena:
+        """None of them: the clean scenario of the first benchmarks."""
+        return cls(
+            lookalikes_per_camera_hour=0.0,
+            frozen_false_positive_share=0.0,
+            small_classes=(),
+            held_classes=(),
+            cold_start_share=0.0,
+        )
+
+
 HEALTH_DURATIONS_S: dict[str, tuple[float, float]] = {
     "offline": (90, 900),  # > the 60 s threshold by a clear margin
     "blip": (5, 40),  # < 60 s: must not be reported
@@ -230,6 +280,20 @@ class FleetConfig:
     classes: dict[str, ClassProfile] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
     detector: DetectorNoise = field(default_factory=DetectorNoise)
     health: HealthRates = field(default_factory=HealthRates)
+    phenomena: Phenomena = field(default_factory=Phenomena)
+
+    def __post_init__(self) -> None:
+        # The documented bounds: anything inside them simulates, anything
+        # outside is refused here with the reason, never an IndexError later.
+        if not 1 <= self.cameras <= MAX_CAMERAS:
+            raise ValueError(f"cameras must be 1..{MAX_CAMERAS}, got {self.cameras}")
+        if not 0 < self.fps <= 30:
+            raise ValueError(f"fps must be in (0, 30], got {self.fps}")
+        if not 1.0 / self.fps <= self.duration_s <= MAX_DURATION_S:
+            raise ValueError(
+                f"duration_s must be one frame ({1.0 / self.fps:g} s) to {MAX_DURATION_S:.0f} s "
+                f"(7 days), got {self.duration_s}"
+            )
 
     @classmethod
     def for_profile(cls, profile: str, **kwargs: Any) -> FleetConfig:
@@ -255,6 +319,9 @@ class GroundTruth:
       for ``angle_changed`` (the new view stays).
     - ``must_not_report``: ``{camera_id, kind, start, end, scenario}``: look-alikes
       of ``kind`` that must raise nothing.
+    - ``violation_lookalikes``: ``{camera_id, cls, start, end, scenario}``: what
+      must not be reported as a violation of ``cls`` (a stationary look-alike, a
+      frozen picture's false positive).
     - ``meta``: the run's start, end, seed and camera ids.
     """
 
@@ -262,6 +329,7 @@ class GroundTruth:
     camera_events: list[dict[str, Any]] = field(default_factory=list)
     must_not_report: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    violation_lookalikes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -270,6 +338,7 @@ class GroundTruth:
                 "violations": self.violations,
                 "camera_events": self.camera_events,
                 "must_not_report": self.must_not_report,
+                "violation_lookalikes": self.violation_lookalikes,
             },
             ensure_ascii=False,
             indent=1,
@@ -283,6 +352,7 @@ class GroundTruth:
             camera_events=obj["camera_events"],
             must_not_report=obj["must_not_report"],
             meta=obj.get("meta", {}),
+            violation_lookalikes=obj.get("violation_lookalikes", []),
         )
 
     @classmethod
@@ -342,6 +412,8 @@ class _CameraPlan:
     scenarios: list[_Scenario] = field(default_factory=list)
     episodes: list[tuple[str, int, int]] = field(default_factory=list)  # cls, i0, i1 inclusive
     false_positives: list[tuple[str, int, float]] = field(default_factory=list)  # cls, i, score
+    # stationary look-alikes: cls, i0, i1 (exclusive), params
+    lookalikes: list[tuple[str, int, int, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -459,7 +531,9 @@ def plan_fleet(config: FleetConfig) -> FleetPlan:
             is_open=is_open,
         )
         _plan_health(cam, config, rng, intervals, lights)
+        _plan_cold_start(cam, config, _rng(config.seed, "cold-start", idx))
         _plan_episodes(cam, config, rng)
+        _plan_lookalikes(cam, config, _rng(config.seed, "lookalike", idx))
         cameras.append(cam)
     return FleetPlan(config=config, cameras=cameras, n_frames=n)
 
@@ -536,9 +610,12 @@ def _plan_health(
 
     if rates.angle_change > 0 and rng.random() < 1.0 - math.exp(-rates.angle_change * hours):
         d = frames(600)
-        for _ in range(40):
-            lo = max(int(0.1 * n), frames(HEALTH_WARMUP_S))
-            i0 = rng.randint(lo, max(lo, int(0.8 * n)))
+        lo = max(int(0.1 * n), frames(HEALTH_WARMUP_S))
+        hi = min(int(0.8 * n), n - 1)
+        # A run no longer than the warm-up has no room for an angle change
+        # (``lo`` would be past the last frame): plan none rather than index past it.
+        for _ in range(40 if hi >= lo else 0):
+            i0 = rng.randint(lo, hi)
             if not busy[max(0, i0 - frames(120)) : i0 + d].any() and cam.is_open[i0]:
                 mix = rng.uniform(0.2, 0.45)
                 cam.scenarios.append(_Scenario("angle_change", i0, n, {"view_mix": mix}))
@@ -581,6 +658,94 @@ def _plan_health(
     cam.scenarios.sort(key=lambda s: (s.i0, s.name))
 
 
+def _plan_cold_start(cam: _CameraPlan, config: FleetConfig, rng: random.Random) -> None:
+    """A share of cameras is turned, blurred or dark soon after it first connects.
+
+    Drawn from its own random stream, after the other scenarios, and only where
+    it overlaps none of them: the rest of the plan is unchanged by it."""
+    ph = config.phenomena
+    n = len(cam.frame_ts)
+    fps = config.fps
+    if config.health == HealthRates.off():
+        return  # cold starts are health scenarios: a run without them has none
+    if ph.cold_start_share <= 0 or rng.random() >= ph.cold_start_share:
+        return
+    kind = rng.choice(("angle_change", "angle_change", "blurred", "dark"))
+    i0 = int(rng.uniform(60.0, ph.cold_start_within_s) * fps)
+    if kind == "angle_change":
+        i1, margin = n, 120
+    else:
+        i1, margin = i0 + int(rng.uniform(*HEALTH_DURATIONS_S[kind]) * fps), 120
+    if i1 > n - int(60 * fps) and kind != "angle_change":
+        return
+    m = int(margin * fps)
+    if i0 >= n - int(600 * fps):
+        return
+    # An angle change lasts to the end; it must be clear of others while it opens.
+    until = min(n, i0 + int(600 * fps)) if kind == "angle_change" else i1
+    for s in cam.scenarios:
+        if s.name == "people_crossing":
+            continue
+        end = n if s.name == "angle_change" else s.i1
+        if s.name == "angle_change" and kind == "angle_change":
+            return
+        if s.i0 < until + m and end + m > i0:
+            return
+    if kind != "angle_change" and not cam.is_open[i0:i1].all():
+        return
+    params: dict[str, Any] = {"cold_start": True}
+    if kind == "angle_change":
+        params["view_mix"] = rng.uniform(0.0, 0.3)
+    elif kind == "dark":
+        params["factor"] = rng.uniform(0.06, 0.15)
+    else:
+        params["sharp"] = rng.uniform(0.05, 0.15)
+    cam.scenarios.append(_Scenario(kind, i0, i1, params))
+    cam.scenarios.sort(key=lambda s: (s.i0, s.name))
+
+
+def _plan_lookalikes(cam: _CameraPlan, config: FleetConfig, rng: random.Random) -> None:
+    """Stationary look-alikes and the frozen pictures' confident false positives."""
+    ph = config.phenomena
+    n = len(cam.frame_ts)
+    fps = config.fps
+    for s in cam.scenarios:
+        if s.name == "frozen" and s.i0 > 0 and rng.random() < ph.frozen_false_positive_share:
+            cls = rng.choice(VIOLATION_CLASSES)
+            s.params["false_positive"] = (cls, round(rng.uniform(*ph.frozen_fp_score), 3))
+    if ph.lookalikes_per_camera_hour <= 0 or not ph.lookalike_classes:
+        return
+    blocked = _blocked_for_violations(cam, n, int(30 * fps), config)
+    clear = int(round(config.detector.fp_clearance_s * fps))
+    for _ in range(_poisson(rng, ph.lookalikes_per_camera_hour * config.duration_s / 3600.0)):
+        cls = rng.choice(ph.lookalike_classes)
+        d = max(2, int(rng.uniform(*ph.lookalike_duration_s) * fps))
+        if n - d <= 1:
+            continue
+        i0 = rng.randrange(0, n - d)
+        i1 = i0 + d
+        if blocked[i0:i1].any():
+            continue
+        if any(c == cls and a - clear < i1 and b + clear >= i0 for c, a, b in cam.episodes) or any(
+            c == cls and a < i1 + clear and b + clear > i0 for c, a, b, _ in cam.lookalikes
+        ):
+            continue
+        cam.lookalikes.append(
+            (
+                cls,
+                i0,
+                i1,
+                {
+                    "score": rng.uniform(*ph.lookalike_score),
+                    "hit_rate": rng.uniform(*ph.lookalike_hit_rate),
+                    "cx": rng.uniform(0.15, 0.85),
+                    "cy": rng.uniform(0.2, 0.85),
+                },
+            )
+        )
+    cam.lookalikes.sort(key=lambda x: (x[1], x[0]))
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
@@ -604,8 +769,9 @@ def _blocked_for_violations(
             continue
         if s.name == "angle_change":
             # Violations are suppressed (by design) while angle_changed is open,
-            # i.e. until the new view becomes the baseline.
-            until = s.i0 + int(round(ANGLE_REBASELINE_S * config.fps)) + margin
+            # i.e. until the new view becomes the baseline: detection (the
+            # engine's 300 s sustain, plus slack) and then ANGLE_REBASELINE_S.
+            until = s.i0 + int(round((ANGLE_REBASELINE_S + 360.0) * config.fps)) + margin
             blocked[max(0, s.i0 - margin) : min(n, until)] = True
         else:
             blocked[max(0, s.i0 - margin) : min(n, s.i1 + margin)] = True
@@ -628,7 +794,9 @@ def _plan_episodes(cam: _CameraPlan, config: FleetConfig, rng: random.Random) ->
         while i < n:
             dur = max(1, int(round(math.exp(rng.uniform(lo, hi)) * fps)))
             i1 = min(n - 1, i + dur - 1)
-            ok = not blocked[i : i1 + 1].any()
+            # An episode cut off by the end of the run (and the 60 s a processor
+            # needs to see it close) is not one it could be scored on.
+            ok = i + dur - 1 < n - int(60 * fps) and not blocked[i : i1 + 1].any()
             if ok and prof.needs_people:
                 ok = bool(cam.is_open[i : i1 + 1].all())
             if ok:
@@ -698,11 +866,23 @@ def _truth(plan: FleetPlan) -> GroundTruth:
             truth.violations.append(
                 {"camera_id": cam.camera_id, "cls": cls, "start": ts[i0], "end": ts[i1]}
             )
+        for cls, i0, i1, _p in cam.lookalikes:
+            truth.violation_lookalikes.append(
+                {"camera_id": cam.camera_id, "cls": cls, "start": ts[i0],
+                 "end": ts[min(i1, n) - 1], "scenario": "stationary_lookalike"}
+            )  # fmt: skip
         for s in cam.scenarios:
             end = ts[s.i1] if s.i1 < n else ts[n - 1]
+            if "false_positive" in s.params:
+                truth.violation_lookalikes.append(
+                    {"camera_id": cam.camera_id, "cls": s.params["false_positive"][0],
+                     "start": ts[s.i0 - 1], "end": end, "scenario": "frozen_false_positive"}
+                )  # fmt: skip
             if s.name == "angle_change":
                 end = None
             row = {"start": ts[s.i0], "end": end, "scenario": s.name}
+            if s.params.get("cold_start"):
+                row["cold_start"] = True
             if s.name in _EVENT_KIND:
                 truth.camera_events.append(
                     {"camera_id": cam.camera_id, "kind": _EVENT_KIND[s.name], **row}
@@ -711,7 +891,12 @@ def _truth(plan: FleetPlan) -> GroundTruth:
                 truth.must_not_report.append(
                     {"camera_id": cam.camera_id, "kind": _LOOKALIKE_KIND[s.name], **row}
                 )
-    for rows in (truth.violations, truth.camera_events, truth.must_not_report):
+    for rows in (
+        truth.violations,
+        truth.camera_events,
+        truth.must_not_report,
+        truth.violation_lookalikes,
+    ):
         rows.sort(key=lambda r: (r["start"], r["camera_id"]))
     return truth
 
@@ -749,11 +934,16 @@ def _detections_for(
     out: dict[int, list[Detection]] = {}
     det = config.detector
     fps = config.fps
+    ph = config.phenomena
     for cls, i0, i1 in cam.episodes:
         prof = config.classes[cls]
         n_ep = i1 - i0 + 1
-        p_vis = min(det.visible_hit_prob, prof.hit_rate)
-        f_vis = min(1.0, prof.hit_rate / p_vis) if p_vis > 0 else 0.0
+        hit_rate = prof.hit_rate
+        if cls in ph.small_classes:
+            hit_rate = rng.uniform(*ph.small_hit_rate)
+        hand = rng.uniform(*ph.hand_jitter) if cls in ph.held_classes else 0.0
+        p_vis = min(det.visible_hit_prob, hit_rate)
+        f_vis = min(1.0, hit_rate / p_vis) if p_vis > 0 else 0.0
         max_occ = max(2, int(round(prof.max_miss_run_s * fps)))
         mean_occ = (2 + max_occ) / 2
         # Mean visible run V with V / (V + mean_occ) = f_vis.
@@ -801,6 +991,10 @@ def _detections_for(
                 continue
             score = round(min(0.97, max(0.30, mean + err)), 3)
             jx, jy = rng.gauss(0, 0.004), rng.gauss(0, 0.004)
+            if hand:
+                # Held in a hand: the object jitters on every frame.
+                jx += rng.uniform(-hand / 2, hand / 2)
+                jy += rng.uniform(-hand / 2, hand / 2)
             box = _box(cx + jx, cy + jy, w * rng.uniform(0.95, 1.05), h * rng.uniform(0.95, 1.05))
             out.setdefault(i, []).append(Detection(cls=cls, score=score, box=box))
     for cls, i, score in cam.false_positives:
@@ -809,6 +1003,35 @@ def _detections_for(
         h = min(0.9, w * rng.uniform(0.8, 1.6))
         box = _box(rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), w, h)
         out.setdefault(i, []).append(Detection(cls=cls, score=score, box=box))
+    wander = ph.lookalike_wander
+    for cls, i0, i1, p in cam.lookalikes:
+        # A static object: the box centre stays within +-wander/2 (detector jitter
+        # and a slow drift of the box edges), the score moderate.
+        prof = config.classes[cls]
+        w = rng.uniform(*prof.box_size)
+        h = min(0.9, w * rng.uniform(0.8, 1.6))
+        dx = dy = 0.0
+        err = 0.0
+        for i in range(i0, min(i1, len(cam.frame_ts))):
+            dx = min(wander / 4, max(-wander / 4, dx + rng.gauss(0, wander / 20)))
+            dy = min(wander / 4, max(-wander / 4, dy + rng.gauss(0, wander / 20)))
+            err = 0.6 * err + rng.gauss(0, 0.04)
+            if rng.random() >= p["hit_rate"]:
+                continue
+            jx = rng.uniform(-wander / 4, wander / 4)
+            jy = rng.uniform(-wander / 4, wander / 4)
+            lo, hi = config.phenomena.lookalike_score
+            score = round(min(hi, max(lo, p["score"] + err)), 3)
+            box = _box(p["cx"] + dx + jx, p["cy"] + dy + jy, w, h)
+            out.setdefault(i, []).append(Detection(cls=cls, score=score, box=box))
+    for s in cam.scenarios:
+        fp = s.params.get("false_positive")
+        if fp is not None:
+            # The last live frame holds the false detection; the frozen frames repeat it.
+            cls, score = fp
+            w = rng.uniform(*config.classes[cls].box_size)
+            box = _box(rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), w, w)
+            out[s.i0 - 1] = [Detection(cls=cls, score=score, box=box)]
     return out
 
 
@@ -934,6 +1157,7 @@ def _camera_stream(cam: _CameraPlan, config: FleetConfig) -> Iterator[_HeapItem]
     anchor = 0
     prev_quality: Quality | None = None
     empty: list[Detection] = []
+    prev_dets: list[Detection] = empty
     p_dup, p_late, max_late = det_cfg.duplicate_rate, det_cfg.late_rate, det_cfg.max_late_s
 
     def status(ts: float, state: str, detail: str) -> None:
@@ -966,16 +1190,19 @@ def _camera_stream(cam: _CameraPlan, config: FleetConfig) -> Iterator[_HeapItem]
                 elif (i - anchor) % hb == 0:
                     status(ts, "streaming", "")
                 if frozen[i] and prev_quality is not None:
+                    # A stuck encoder: the same picture, so the same detections.
                     quality = prev_quality
+                    frame_dets = prev_dets
                 else:
                     quality = Quality(
                         brightness=bright[i], sharpness=sharp[i], signature=sigs[i - c0]
                     )
                     prev_quality = quality
+                    frame_dets = prev_dets = dets.get(i, empty)
                 rec = FrameDetections(
                     v=SCHEMA_VERSION, camera_id=cid, frame_ts=ts, seq=seq, worker_id=worker,
                     model=MODEL_NAME, width=cam.width, height=cam.height, quality=quality,
-                    detections=dets.get(i, empty),
+                    detections=frame_dets,
                 )  # fmt: skip
                 seq += 1
                 r = rng.random()
@@ -1092,6 +1319,7 @@ def write_replay(
         "violations": len(truth.violations),
         "camera_events": len(truth.camera_events),
         "must_not_report": len(truth.must_not_report),
+        "violation_lookalikes": len(truth.violation_lookalikes),
     }
 
 
@@ -1113,7 +1341,3 @@ def main(argv: list[str] | None = None) -> int:
     stats = write_replay(cfg, args.output, args.truth)
     print(json.dumps(stats, ensure_ascii=False))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
