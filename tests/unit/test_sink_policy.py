@@ -7,7 +7,7 @@ import sys
 
 import pyarrow as pa
 
-from schemas.records import TOPIC_DETECTIONS, FrameDetections, Quality
+from schemas.records import TOPIC_ALERTS, TOPIC_DETECTIONS, FrameDetections, Quality
 from stream_apps.sink import is_permanent
 from stream_apps.store_writer import MAX_PARTITIONS_PER_INSERT, partition_chunks
 
