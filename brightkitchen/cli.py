@@ -347,6 +347,9 @@ def sink() -> None:
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone sink needs a broker", 2)
     logging.basicConfig(level=logging.INFO)
+    from prometheus_client import start_http_server
+
+    start_http_server(settings.sink_metrics_port, addr=settings.web_bind)
     client = _connect(settings)
     migrate(client)
     conf = {

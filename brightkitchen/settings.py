@@ -207,6 +207,9 @@ class Settings(BaseSettings):
     clickhouse_query_password_file: Path | None = Field(
         None, description="file holding the password of BK_CLICKHOUSE_QUERY_USER"
     )
+    sink_metrics_port: int = Field(
+        9465, ge=1, description="`brightkitchen sink` serves Prometheus /metrics on this port"
+    )
 
     violations: ViolationParams = Field(
         default_factory=ViolationParams, description="violation debouncer (per-class evidence)"

@@ -32,6 +32,8 @@ from schemas.records import (
     RecordError,
     decode,
 )
+from stream_apps import metrics
+from stream_apps.store_writer import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class Sink:
         self._oldest = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self.group = str(conf.get("group.id", ""))
+        self.fleet = metrics.FleetMetrics()
 
     # -- running ---------------------------------------------------------------
     def run(self) -> None:
@@ -132,6 +136,7 @@ class Sink:
                 # raw table only keeps valid frames.
                 record = None
                 self.stats.undecodable += 1
+                metrics.SINK_UNDECODABLE.inc()
             if record is not None:
                 self._buffers[topic].append(record)
                 if not self._buffered:
@@ -154,6 +159,8 @@ class Sink:
             if records:
                 self._insert(topic, records)
                 self.stats.rows += len(records)
+                metrics.SINK_ROWS.labels(TABLES.get(topic, (topic,))[0]).inc(len(records))
+                self.fleet.stored(topic, records)
                 if self.observe is not None:
                     self.observe(topic, records)
                 records.clear()
@@ -165,6 +172,9 @@ class Sink:
         self._buffered = 0
         self.stats.batches += 1
         self.stats.last_batch_s = time.monotonic() - started
+        metrics.SINK_BATCHES.inc()
+        metrics.SINK_BATCH_SECONDS.observe(self.stats.last_batch_s)
+        metrics.export_lag(self.group, self.consumer, self.consumer.assignment())
 
     def stored(self) -> dict[tuple[str, int], int]:
         with self._lock:
@@ -178,6 +188,7 @@ class Sink:
                 return
             except Exception as exc:
                 self.stats.insert_failures += 1
+                metrics.SINK_INSERT_FAILURES.inc()
                 if self._stop.is_set() and delay >= self.retry_max_s:
                     raise
                 log.warning(

@@ -19,16 +19,13 @@ import functools
 import time
 from math import inf
 
-from prometheus_client import Counter
-
 from schemas.records import TOPIC_CAMERA_STATUS, TOPIC_DETECTIONS, TOPIC_REGISTRY
 from stream_apps.agents.io import ShellIO, fatal
 from stream_apps.app import make_app, settings
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
 from stream_apps.engines.camera_health import CameraHealthEngine
+from stream_apps.metrics import STREAM_RECORDS as RECORDS
 from stream_apps.partition_reader import read_latest, read_range
-
-RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"])
 
 app = make_app(settings.app_id, settings.web_port)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
