@@ -26,6 +26,8 @@ from schemas.records import (
 STREAM_RECORDS = Counter("bk_stream_records_total", "Input records processed", ["topic"])
 STREAM_OUTPUTS = Counter("bk_stream_outputs_total", "Output records produced", ["app", "topic"])
 DEAD_LETTERS = Counter("bk_dlq_records_total", "Records sent to the DLQ", ["app"])
+for _app in ("cameras", "ops"):
+    DEAD_LETTERS.labels(_app)  # served as 0 before the first dead letter: rates need it
 
 # -- ops app ----------------------------------------------------------------------
 SLA_BREACHES_OPEN = Gauge(
