@@ -232,7 +232,8 @@ def run_topology(topology: Topology, restart_ops: bool) -> None:
             # The inference worker is not in this topology: its declared families.
             text = generate_latest(registry).decode()
             families = {f.name for f in text_string_to_metric_families(text)}
-            names |= sample_names(text) | {f + sfx for f in families for sfx in ("", "_total", "_bucket")}
+            suffixes = ("", "_total", "_bucket")
+            names |= sample_names(text) | {f + x for f in families for x in suffixes}
             missing = {
                 n
                 for n in metric_names_read()
