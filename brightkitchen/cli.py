@@ -56,6 +56,8 @@ alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record d
 app.add_typer(alerts_app, name="alerts")
 grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards and alert rules.")
 app.add_typer(grafana_app, name="grafana")
+topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics of the contract.")
+app.add_typer(topics_app, name="topics")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -425,6 +427,27 @@ def deepstream(
     except KeyboardInterrupt:
         return
     console.print(f"bridge stopped: {counts}")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every contract topic that does not exist yet (idempotent; a one-shot job)."""
+    from brightkitchen.embedded import create_topics
+
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: topics are created on a running broker", 2)
+    try:
+        created = create_topics(
+            settings.kafka_bootstrap,
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            retention_ms=settings.retention_ms,
+            client_config=settings.kafka_client_config(),
+        )
+    except Exception as exc:  # KafkaException carries the broker's answer
+        raise _fail(f"broker {settings.kafka_bootstrap}: {exc}") from None
+    console.print(f"created {len(created)} topics: {', '.join(created) or 'none (all exist)'}")
 
 
 @app.command(name="migrate")
