@@ -64,7 +64,7 @@ def _interpolate(value: Any, env: dict[str, str]) -> Any:
 
 def _load_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise PushError(f"{path} is missing: run `python -m grafana.build`")
+        raise PushError(f"{path} is missing: run `python -m grafana.generator`")
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 

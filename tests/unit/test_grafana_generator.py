@@ -1,4 +1,4 @@
-"""The committed Grafana JSON/YAML is exactly what grafana/build generates, and is coherent."""
+"""The committed Grafana JSON/YAML is exactly what grafana/generator generates, and is coherent."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from grafana.build import dashboards, drift, generated_files
+from grafana.generator import dashboards, drift, generated_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BUSINESS = ("bk-city", "bk-cameras", "bk-operators", "bk-sla")
 
 
 def test_committed_files_match_the_generator():
-    assert drift() == [], "run `python -m grafana.build` and commit the result"
+    assert drift() == [], "run `python -m grafana.generator` and commit the result"
 
 
 def test_every_generated_file_parses():

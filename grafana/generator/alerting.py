@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import CLICKHOUSE, dedent_sql, sql_target
+from grafana.generator.common import CLICKHOUSE, dedent_sql, sql_target
 
 FOLDER = "BrightKitchen"
 COVERAGE_MIN_PCT = 90

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import CLICKHOUSE, PROMETHEUS
+from grafana.generator.common import CLICKHOUSE, PROMETHEUS
 
 
 def datasources() -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.city import coverage_sql
-from grafana.build.common import (
+from grafana.generator.city import coverage_sql
+from grafana.generator.common import (
     CAMERA_EVENT_KINDS,
     Layout,
     area_variables,
