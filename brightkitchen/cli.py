@@ -543,7 +543,7 @@ def board(
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
 ) -> None:
     """Render a static preview of a Grafana board from the store (same queries)."""
-    from brightkitchen.board import render_board
+    from brightkitchen.boards import render_board
 
     try:
         path = render_board(_connect(_settings()), name, out)

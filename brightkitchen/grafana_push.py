@@ -28,7 +28,10 @@ from typing import Any
 
 import yaml
 
-GRAFANA_DIR = Path(__file__).resolve().parents[1] / "grafana"
+import grafana
+
+GRAFANA_DIR = Path(grafana.__file__).resolve().parent
+"""grafana/ of the source checkout, or the installed package data (pip install .)."""
 FOLDER_UID = "brightkitchen"
 FOLDER_TITLE = "BrightKitchen"
 _ENV = re.compile(r"\$__env\{(\w+)\}")

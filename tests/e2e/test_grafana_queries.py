@@ -25,7 +25,7 @@ import clickhouse_connect
 import pytest
 import yaml
 
-from brightkitchen.board import (
+from brightkitchen.boards import (
     ALL,
     QueryContext,
     data_time_range,
