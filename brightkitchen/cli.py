@@ -545,8 +545,14 @@ def board(
     """Render a static preview of a Grafana board from the store (same queries)."""
     from brightkitchen.boards import render_board
 
+    settings = _settings()
+    client = _connect(settings)
+    if settings.embedded_store:  # a fresh folder has no tables yet: an empty board
+        from clickhouse.migrate import migrate
+
+        migrate(client)
     try:
-        path = render_board(_connect(_settings()), name, out)
+        path = render_board(client, name, out)
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")
