@@ -13,6 +13,7 @@ from grafana.generator.common import (
     dashboard,
     link_override,
     panel,
+    per_row,
     sql_target,
 )
 
@@ -44,7 +45,11 @@ def build(city: str) -> dict[str, Any]:
                 ],
                 columns=["kind", "open_events"],
                 description="Cameras with an open health event, by kind (every kind shown).",
-                options={"displayMode": "basic", "orientation": "horizontal"},
+                options={
+                    "displayMode": "basic",
+                    "orientation": "horizontal",
+                    **per_row("open_events"),
+                },
                 thresholds=[(None, "green"), (1, "orange"), (5, "red")],
             ),
             8,

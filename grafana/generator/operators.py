@@ -17,6 +17,7 @@ from grafana.generator.common import (
     grade_mappings,
     link_override,
     panel,
+    per_row,
     query_variable,
     sql_target,
 )
@@ -135,6 +136,7 @@ def build(city: str) -> dict[str, Any]:
                     )
                 ],
                 columns=["grade", "operators"],
+                options={**per_row("operators"), "displayLabels": ["name", "value"]},
                 mappings=grade_mappings(),
             ),
             8,

@@ -26,7 +26,7 @@ def datasources() -> dict[str, Any]:
                     "secure": False,
                     "username": "$__env{BK_GRAFANA_CLICKHOUSE_USER}",
                     "defaultDatabase": "bk",
-                    "dialTimeout": 10,
+                    "dialTimeout": "10",  # plugin 4.5 type-asserts a string
                     "queryTimeout": 60,
                 },
                 "secureJsonData": {"password": "$__file{/run/secrets/grafana_clickhouse_password}"},

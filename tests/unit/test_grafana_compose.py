@@ -60,7 +60,11 @@ def _compose_works() -> bool:
 
 @pytest.mark.skipif(not _compose_works(), reason="docker compose is not available")
 def test_docker_compose_accepts_the_file():
-    env = {"BK_ONCALL_WEBHOOK_URL": "http://oncall.example/hook", "PATH": "/usr/bin:/bin"}
+    env = {
+        "BK_DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.example/robot/send?access_token=x",
+        "BK_WECOM_WEBHOOK_URL": "https://qyapi.weixin.example/cgi-bin/webhook/send?key=y",
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE), "config", "-q", "--no-interpolate"],
         capture_output=True,
