@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from brightkitchen.boards import fields
 from brightkitchen.boards.macros import ALL
 from brightkitchen.boards.runner import (
     PanelResult,
@@ -90,31 +91,30 @@ def _svg_lines(res: PanelResult, width: int = 560, height: int = 200) -> str:
     return "".join(parts)
 
 
-def _svg_bars(res: PanelResult, width: int = 560) -> str:
-    cols, rows = res.columns, res.rows
-    num_i = [i for i in range(len(cols)) if any(_is_number(r[i]) for r in rows)]
-    lab_i = [i for i in range(len(cols)) if i not in num_i]
-    bars = [
-        (" / ".join(str(r[i]) for i in lab_i), sum(float(r[i] or 0) for i in num_i[-1:]))
-        for r in rows
-    ]
+def _svg_bars(res: PanelResult, items: list[tuple], width: int = 560) -> str:
+    """One horizontal bar per item (label, value, column), coloured by the column's
+    thresholds when it has some, labelled with the column's unit."""
+    bars = [(label, float(v) if _is_number(v) else 0.0, col) for label, v, col in items]
     if not bars:
         return ""
-    top = max(max(v for _, v in bars), 1e-9)
+    top = max(max(v for _, v, _ in bars), 1e-9)
     row_h, label_w = 18, 200
     height = row_h * len(bars) + 4
     parts = [
         f'<svg class="chart bar" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}">'
     ]
-    for k, (label, value) in enumerate(bars):
-        w = 0 if not math.isfinite(value) else value / top * (width - label_w - 60)
+    for k, (label, value, col) in enumerate(bars):
+        w = 0 if not math.isfinite(value) else value / top * (width - label_w - 70)
         y = k * row_h + 2
+        fill = fields.colour(res.panel, col, value) or PALETTE[k % len(PALETTE)]
+        text = fields.format_value(value, fields.unit(res.panel, col))
         parts.append(
             f'<text x="0" y="{y + 12}" font-size="11">{html.escape(label[:32])}</text>'
             f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 4}" '
-            f'fill="{PALETTE[k % len(PALETTE)]}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 12}" font-size="11">{_fmt(value)}</text>'
+            f'fill="{fill}"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 12}" font-size="11">'
+            f"{html.escape(text)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -122,8 +122,14 @@ def _svg_bars(res: PanelResult, width: int = 560) -> str:
 
 def _table(res: PanelResult, limit: int = 50) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in res.columns)
+    units = [fields.unit(res.panel, c) for c in res.columns]
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(fields.format_value(v, u))}</td>"
+            for v, u in zip(row, units, strict=True)
+        )
+        + "</tr>"
         for row in res.rows[:limit]
     )
     more = f"<p class='more'>{len(res.rows) - limit} more rows</p>" if len(res.rows) > limit else ""
@@ -134,11 +140,15 @@ def _stat(res: PanelResult) -> str:
     if not res.rows:
         return ""
     row = res.rows[0]
-    return "".join(
-        f'<div class="stat"><span class="value">{html.escape(_fmt(v))}</span>'
-        f'<span class="name">{html.escape(c)}</span></div>'
-        for c, v in zip(res.columns, row, strict=True)
-    )
+    out = []
+    for c, v in zip(res.columns, row, strict=True):
+        style = f' style="color:{fg}"' if (fg := fields.colour(res.panel, c, v)) else ""
+        out.append(
+            f'<div class="stat" data-field="{html.escape(c)}"><span class="value"{style}>'
+            f"{html.escape(fields.format_value(v, fields.unit(res.panel, c)))}</span>"
+            f'<span class="name">{html.escape(c)}</span></div>'
+        )
+    return "".join(out)
 
 
 def _panel_html(res: PanelResult) -> str:
@@ -151,12 +161,18 @@ def _panel_html(res: PanelResult) -> str:
     else:
         status = "ok"
         kind = p.get("type")
+        res.columns, res.rows = fields.transform(p, res.columns, res.rows)
         if kind == "stat":
             inner = _stat(res)
         elif kind == "timeseries":
             inner = _svg_lines(res) or _table(res)
-        elif kind in ("barchart", "bargauge", "piechart"):
-            inner = _svg_bars(res) + _table(res, limit=10)
+        elif kind in ("bargauge", "piechart"):
+            items = fields.bar_items(p, res.columns, res.rows)
+            inner = _svg_bars(res, items) + _table(res, limit=10)
+        elif kind == "barchart":
+            inner = _svg_bars(res, fields.grouped_bars(res.columns, res.rows)) + _table(
+                res, limit=10
+            )
         else:
             inner = _table(res)
     return (
@@ -175,7 +191,8 @@ def _prometheus_html(p: Mapping[str, Any]) -> str:
 
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:16px;background:#f4f5f7;color:#222}
+body{font-family:system-ui,"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:16px;
+background:#f4f5f7;color:#222}
 h1{font-size:20px}.meta{color:#666;font-size:12px}
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
 .panel{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px;overflow:auto}
@@ -230,7 +247,7 @@ def render_board(
     )
     fmt = "%Y-%m-%d %H:%M UTC"
     page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{html.escape(board['title'])}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(board['title'])}</h1>"
         f'<p class="meta">{datetime.fromtimestamp(time_from, UTC).strftime(fmt)} – '
