@@ -80,8 +80,10 @@ CAMERAS_ONLINE = Gauge(
     ["district", "station"],
 )
 VIOLATIONS_OPENED = Counter(
-    "bk_violations_opened_total", "Violation episodes opened", ["district", "station"]
+    "bk_violations_opened_total", "Violation episodes opened", ["district", "station", "cls"]
 )
+LIVE_LATENCY_MAX_S = 3600.0
+"""Events detected longer ago than this are a replay's, not live: no latency sample."""
 
 
 class FleetMetrics:
@@ -108,7 +110,7 @@ class FleetMetrics:
             now = self.clock()
             for r in records:
                 if r.state == "open":
-                    PIPELINE_LATENCY.observe(max(0.0, now - r.detected_at))
+                    _latency(now - r.detected_at)
                 if r.kind == "offline":
                     (self.offline.add if r.state == "open" else self.offline.discard)(r.camera_id)
             self._cameras()
@@ -116,9 +118,9 @@ class FleetMetrics:
             now = self.clock()
             for r in records:
                 if r.state == "open":
-                    PIPELINE_LATENCY.observe(max(0.0, now - r.detected_at))
+                    _latency(now - r.detected_at)
                     district, station = self.place.get(r.camera_id, ("unknown", "unknown"))
-                    VIOLATIONS_OPENED.labels(district, station).inc()
+                    VIOLATIONS_OPENED.labels(district, station, r.cls).inc()
 
     def _cameras(self) -> None:
         registered: dict[tuple[str, str], int] = {}
@@ -131,6 +133,11 @@ class FleetMetrics:
         for where, n in registered.items():
             CAMERAS_REGISTERED.labels(*where).set(n)
             CAMERAS_ONLINE.labels(*where).set(online[where])
+
+
+def _latency(seconds: float) -> None:
+    if seconds <= LIVE_LATENCY_MAX_S:
+        PIPELINE_LATENCY.observe(max(0.0, seconds))
 
 
 def export_lag(group: str, consumer: Any, partitions: Iterable[Any]) -> None:
