@@ -33,7 +33,6 @@ io = ShellIO(app, "ops")
 inputs = app.topic(*OPS_INPUTS)
 
 
-
 @app.agent(inputs)
 async def ops_agent(stream):
     try:

@@ -5,7 +5,7 @@ replayed once by `brightkitchen replay` in its own working directory; this
 module then opens that store (chdb, one path per process: closed when the
 module ends) and runs every panel query, template-variable query and alert
 rule query of the committed JSON/YAML, expanded as Grafana would
-(brightkitchen.board.expand_query), with the variables at "All" and at one
+(brightkitchen.boards.expand_query), with the variables at "All" and at one
 district and station. Tables the lead has not wired yet (alerts, SLA
 breaches, operator rates) get a few rows through StoreWriter, so their
 queries return data, not just a valid empty result.
