@@ -14,7 +14,7 @@
    two days also hold the superseded `open` version of each violation and
    camera event, so FINAL has duplicates to collapse where live data has them.
 2. Runs every ClickHouse panel query of the committed dashboards
-   (grafana/dashboards/*.json, expanded by brightkitchen.board.expand_query,
+   (grafana/dashboards/*.json, expanded by brightkitchen.boards.expand_query,
    exactly what the boards and ``brightkitchen board`` send) for the ranges
    6 h, 24 h, 7 d and 30 d ending at the end of the data, with the variables
    at All, at one district and at one station; ``--runs`` times each and
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brightkitchen.board import QueryContext, expand_query, is_clickhouse, load_dashboard
+from brightkitchen.boards import QueryContext, expand_query, is_clickhouse, load_dashboard
 
 BOARDS = ("bk-city", "bk-cameras", "bk-operators", "bk-sla")
 RANGES = {"6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}

@@ -56,6 +56,8 @@ alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record d
 app.add_typer(alerts_app, name="alerts")
 grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards and alert rules.")
 app.add_typer(grafana_app, name="grafana")
+topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics of the contract.")
+app.add_typer(topics_app, name="topics")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -352,6 +354,9 @@ def sink() -> None:
     if settings.embedded_broker:
         raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone sink needs a broker", 2)
     logging.basicConfig(level=logging.INFO)
+    from prometheus_client import start_http_server
+
+    start_http_server(settings.sink_metrics_port, addr=settings.web_bind)
     client = _connect(settings)
     migrate(client)
     conf = {
@@ -479,6 +484,27 @@ def deepstream(
     console.print(f"bridge stopped: {counts}")
 
 
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every contract topic that does not exist yet (idempotent; a one-shot job)."""
+    from brightkitchen.embedded import create_topics
+
+    settings = _settings()
+    if settings.embedded_broker:
+        raise _fail("set BK_KAFKA_BOOTSTRAP: topics are created on a running broker", 2)
+    try:
+        created = create_topics(
+            settings.kafka_bootstrap,
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            retention_ms=settings.retention_ms,
+            client_config=settings.kafka_client_config(),
+        )
+    except Exception as exc:  # KafkaException carries the broker's answer
+        raise _fail(f"broker {settings.kafka_bootstrap}: {exc}") from None
+    console.print(f"created {len(created)} topics: {', '.join(created) or 'none (all exist)'}")
+
+
 @app.command(name="migrate")
 def migrate_cmd() -> None:
     """Apply pending ClickHouse migrations to the configured store."""
@@ -575,10 +601,16 @@ def board(
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
 ) -> None:
     """Render a static preview of a Grafana board from the store (same queries)."""
-    from brightkitchen.board import render_board
+    from brightkitchen.boards import render_board
 
+    settings = _settings()
+    client = _connect(settings)
+    if settings.embedded_store:  # a fresh folder has no tables yet: an empty board
+        from clickhouse.migrate import migrate
+
+        migrate(client)
     try:
-        path = render_board(_connect(_settings()), name, out)
+        path = render_board(client, name, out)
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")

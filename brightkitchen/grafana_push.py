@@ -28,7 +28,10 @@ from typing import Any
 
 import yaml
 
-GRAFANA_DIR = Path(__file__).resolve().parents[1] / "grafana"
+import grafana
+
+GRAFANA_DIR = Path(grafana.__file__).resolve().parent
+"""grafana/ of the source checkout, or the installed package data (pip install .)."""
 FOLDER_UID = "brightkitchen"
 FOLDER_TITLE = "BrightKitchen"
 _ENV = re.compile(r"\$__env\{(\w+)\}")
@@ -64,7 +67,7 @@ def _interpolate(value: Any, env: dict[str, str]) -> Any:
 
 def _load_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise PushError(f"{path} is missing: run `python -m grafana.build`")
+        raise PushError(f"{path} is missing: run `python -m grafana.generator`")
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 

@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     snapshot_retention_days: float = Field(
         90.0, gt=0, description="evidence JPEGs older than this are deleted by the worker"
     )
+    sink_metrics_port: int = Field(
+        9465, ge=1, description="`brightkitchen sink` serves Prometheus /metrics on this port"
+    )
 
     violations: ViolationParams = Field(
         default_factory=ViolationParams, description="violation debouncer (per-class evidence)"

@@ -58,6 +58,8 @@ from schemas.records import (
     decode,
     encode,
 )
+from stream_apps import metrics
+from stream_apps.store_writer import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,8 @@ class Sink:
             **consumer_config,
         }
         self.consumer = Consumer(conf)
+        self.group = str(conf.get("group.id", ""))
+        self.fleet = metrics.FleetMetrics()  # cameras online, violations opened, latency
         self._assigned: set[tuple[str, int]] = set()
         self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.stats = SinkStats()
@@ -253,6 +257,7 @@ class Sink:
                 record = decode(self.record_types[topic], value) if batch is not None else None
             except RecordError as exc:
                 self.stats.undecodable += 1
+                metrics.SINK_UNDECODABLE.inc()
                 if topic not in RAW_INPUTS and batch is not None:
                     try:
                         self._quarantine_now(
@@ -351,6 +356,7 @@ class Sink:
                 self._insert_isolating(topic, batch.records, batch.sources)
         except Exception as exc:
             self.stats.insert_failures += 1
+            metrics.SINK_INSERT_FAILURES.inc()
             batch.delay = min(max(batch.delay * 2, 0.5), self.retry_max_s)
             batch.retry_at = time.monotonic() + batch.delay
             log.warning(
@@ -372,6 +378,12 @@ class Sink:
             self.stats.stored.update({(topic, p): o for p, o in batch.offsets.items()})
         self.stats.batches += 1
         self.stats.last_batch_s = time.monotonic() - started
+        if batch.records:
+            metrics.SINK_ROWS.labels(TABLES.get(topic, (topic,))[0]).inc(len(batch.records))
+            self.fleet.stored(topic, batch.records)
+        metrics.SINK_BATCHES.inc()
+        metrics.SINK_BATCH_SECONDS.observe(self.stats.last_batch_s)
+        metrics.export_lag(self.group, self.consumer, self.consumer.assignment())
         batch.records, batch.sources, batch.offsets = [], [], {}
         batch.delay = batch.retry_at = 0.0
         if batch.paused:

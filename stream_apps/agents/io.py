@@ -7,14 +7,12 @@ import logging
 import os
 from collections.abc import Iterable
 
-from prometheus_client import Counter
-
 from schemas.records import TOPIC_DLQ, TOPIC_PROGRESS, Progress, encode
 from stream_apps.dlq import Output
+from stream_apps.metrics import DEAD_LETTERS
+from stream_apps.metrics import STREAM_OUTPUTS as OUTPUTS
 
 log = logging.getLogger(__name__)
-OUTPUTS = Counter("bk_stream_outputs_total", "Output records produced", ["app", "topic"])
-DEAD_LETTERS = Counter("bk_dlq_records_total", "Records sent to the DLQ", ["app"])
 
 
 class ShellIO:

@@ -8,7 +8,6 @@ records that carry the camera app's watermark.
 from __future__ import annotations
 
 import faust
-from prometheus_client import Gauge
 
 from schemas.records import TOPIC_DISPOSITIONS, encode
 from stream_apps.agents.io import ShellIO, fatal
@@ -16,6 +15,11 @@ from stream_apps.app import make_app, settings
 from stream_apps.calendar_loader import load_calendar
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
 from stream_apps.http_body import BodyError, read_body
+from stream_apps.metrics import ALERT_PRECISION as PRECISION
+from stream_apps.metrics import ALERTS_OPEN as OPEN_ALERTS
+from stream_apps.metrics import OPS_CLOCK as CLOCK
+from stream_apps.metrics import SLA_BREACHES_OPEN as BREACHES_OPEN
+from stream_apps.metrics import TIMELY_DISPOSAL as TIMELY
 from stream_apps.ops_pipeline import OPS_INPUTS, OpsPipeline
 
 app = make_app(f"{settings.app_id}-ops", settings.ops_web_port)
@@ -27,20 +31,6 @@ pipeline = OpsPipeline(
 )
 io = ShellIO(app, "ops")
 inputs = app.topic(*OPS_INPUTS)
-
-BREACHES_OPEN = Gauge(
-    "bk_sla_breaches_open",
-    "SLA breaches whose alert is not resolved yet (pages on-call)",
-    ["kind", "district"],
-)
-OPEN_ALERTS = Gauge("bk_alerts_open", "Alerts open in the ops engine")
-PRECISION = Gauge("bk_alert_precision", "Confirmed / (confirmed + false positive) alerts", ["cls"])
-TIMELY = Gauge(
-    "bk_timely_disposal_ratio",
-    "处置及时率: settled rectification clocks met in time",
-    ["district", "station"],
-)
-CLOCK = Gauge("bk_ops_clock_seconds", "Event-time clock of the ops app")
 
 
 @app.agent(inputs)

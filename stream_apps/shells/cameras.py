@@ -72,12 +72,11 @@ INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 LIVE_CLOCK_EVERY_S = 5.0
 
 
-@functools.cache
 def _metrics() -> tuple[Counter, Counter, Counter]:
-    from stream_apps.agents.io import DEAD_LETTERS, OUTPUTS
+    """Input records, outputs and dead letters: defined once in stream_apps.metrics."""
+    from stream_apps.metrics import DEAD_LETTERS, STREAM_OUTPUTS, STREAM_RECORDS
 
-    records = Counter("bk_stream_records_total", "Input records processed", ["topic"])
-    return records, OUTPUTS, DEAD_LETTERS
+    return STREAM_RECORDS, STREAM_OUTPUTS, DEAD_LETTERS
 
 
 class DeliveryError(RuntimeError):

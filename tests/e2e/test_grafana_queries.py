@@ -5,7 +5,7 @@ replayed once by `brightkitchen replay` in its own working directory; this
 module then opens that store (chdb, one path per process: closed when the
 module ends) and runs every panel query, template-variable query and alert
 rule query of the committed JSON/YAML, expanded as Grafana would
-(brightkitchen.board.expand_query), with the variables at "All" and at one
+(brightkitchen.boards.expand_query), with the variables at "All" and at one
 district and station. Tables the lead has not wired yet (alerts, SLA
 breaches, operator rates) get a few rows through StoreWriter, so their
 queries return data, not just a valid empty result.
@@ -25,7 +25,7 @@ import clickhouse_connect
 import pytest
 import yaml
 
-from brightkitchen.board import (
+from brightkitchen.boards import (
     ALL,
     QueryContext,
     data_time_range,
@@ -37,6 +37,7 @@ from brightkitchen.board import (
     run_panel,
     run_query,
 )
+from grafana.generator.common import CAMERA_EVENT_KINDS
 from schemas.records import Alert, ClassRate, OperatorRate, SlaBreach
 from stream_apps.store_writer import StoreWriter
 
@@ -372,3 +373,30 @@ def test_city_board_preview_renders_in_headless_chromium(store, tmp_path):
     assert dom.count('data-status="ok"') >= 5
     assert "<svg" in dom and "<polyline" in dom and "<table>" in dom
     assert ALL not in dom
+
+
+def _section(page: str, title: str) -> str:
+    start = page.index(f"<h2>{title}</h2>")
+    return page[start : page.index("</section>", start)]
+
+
+def test_board_preview_draws_the_panels_like_grafana(store):
+    """One bar per camera-event kind, one slice per grade, counts as counts."""
+    client, work = store
+    cameras = render_board(client, "cameras", work / "sem-cameras.html").read_text("utf-8")
+    assert _section(cameras, "Open camera events now").count('<rect class="bar"') == len(
+        CAMERA_EVENT_KINDS
+    )
+    operators = render_board(client, "operators", work / "sem-ops.html").read_text("utf-8")
+    pie = next(
+        p for p in load_dashboard("operators")["panels"] if p["title"] == "Operators per grade"
+    )
+    ctx = resolve_variables(client, load_dashboard("operators"), QueryContext(0, 4e9))
+    _, grade_rows = run_query(client, expand_query(pie["targets"][0]["rawSql"], ctx))
+    assert grade_rows, "the store should hold operator grades"
+    assert _section(operators, "Operators per grade").count('<rect class="bar"') == len(grade_rows)
+    city = render_board(client, "city", work / "sem-city.html").read_text("utf-8")
+    timely = _section(city, "Timely disposal")
+    alerts = timely.split('data-field="alerts">')[1].split("</span>")[0]
+    pct = timely.split('data-field="timely_pct">')[1].split("</span>")[0]
+    assert "%" not in alerts and pct.endswith(" %")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brightkitchen.board import ALL, MacroError, QueryContext, expand_query
+from brightkitchen.boards import ALL, MacroError, QueryContext, expand_query
 
 CTX = QueryContext(
     time_from=1_793_577_600.5,

@@ -18,7 +18,6 @@ from brightkitchen.grafana_push import FOLDER_UID, GRAFANA_DIR, PushError, push
 
 TOKEN = "glsa_test_token"
 ENV = {
-    "BK_ONCALL_WEBHOOK_URL": "http://oncall.example/hook",
     "BK_DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.example/robot/send?access_token=x",
     "BK_WECOM_WEBHOOK_URL": "https://qyapi.weixin.example/cgi-bin/webhook/send?key=y",
 }
@@ -82,14 +81,16 @@ def test_push_sends_every_board_rule_contact_point_and_the_policy(grafana):
     assert sorted(r["uid"] for r in created) == sorted(report.rules)
     assert all(r["folderUID"] == FOLDER_UID and r["ruleGroup"] for r in created)
     points = [b for m, p, _, b in grafana.requests if p == "/api/v1/provisioning/contact-points"]
-    oncall = next(p for p in points if p["name"] == "on-call")
-    assert oncall["settings"]["url"] == ENV["BK_ONCALL_WEBHOOK_URL"]
+    ding = next(p for p in points if p["name"] == "inspectors-dingtalk")
+    assert ding["settings"]["url"] == ENV["BK_DINGTALK_WEBHOOK_URL"]
+    # one paging path (Alertmanager): Grafana has no on-call contact point
+    assert not any("oncall" in json.dumps(p).lower() for p in points)
     [policy] = [b for m, p, _, b in grafana.requests if p == "/api/v1/provisioning/policies"]
-    assert policy["receiver"] == "on-call" and policy["routes"]
+    assert policy["receiver"] == "inspectors-dingtalk" and policy["routes"]
 
 
 def test_a_missing_webhook_variable_is_named(grafana, tmp_path: Path):
     api = GrafanaApi.from_url(grafana.url, credential=TOKEN)
-    env = {k: v for k, v in ENV.items() if k != "BK_ONCALL_WEBHOOK_URL"}
-    with pytest.raises(PushError, match="BK_ONCALL_WEBHOOK_URL"):
+    env = {k: v for k, v in ENV.items() if k != "BK_WECOM_WEBHOOK_URL"}
+    with pytest.raises(PushError, match="BK_WECOM_WEBHOOK_URL"):
         push(api, env=env)

@@ -17,7 +17,7 @@ import clickhouse_connect
 import pytest
 
 from bench.store_scale import END, RANGES, Scale, context, fill, panel_queries
-from brightkitchen.board import expand_query
+from brightkitchen.boards import expand_query
 from clickhouse.migrate import MIGRATIONS_DIR, load, migrate
 from stream_apps.store_writer import StoreWriter
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import (
+from grafana.generator.common import (
     AREA_FILTER,
     Layout,
     area_variables,

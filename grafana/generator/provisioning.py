@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import CLICKHOUSE, PROMETHEUS
+from grafana.generator.common import CLICKHOUSE, PROMETHEUS
 
 
 def datasources() -> dict[str, Any]:
@@ -26,7 +26,7 @@ def datasources() -> dict[str, Any]:
                     "secure": False,
                     "username": "$__env{BK_GRAFANA_CLICKHOUSE_USER}",
                     "defaultDatabase": "bk",
-                    "dialTimeout": 10,
+                    "dialTimeout": "10",  # plugin 4.5 type-asserts a string
                     "queryTimeout": 60,
                 },
                 "secureJsonData": {"password": "$__file{/run/secrets/grafana_clickhouse_password}"},

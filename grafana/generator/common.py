@@ -103,6 +103,7 @@ def panel(
     datasource: dict[str, str] = CLICKHOUSE,
     thresholds: list[tuple[float | None, str]] | None = None,
     mappings: list[dict[str, Any]] | None = None,
+    transformations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One panel. `columns` are the result columns the panel reads, in order (a
     dict by refId when it has several queries); they are recorded in the panel's
@@ -126,9 +127,17 @@ def panel(
         "title": title,
         "type": kind,
     }
+    if transformations:
+        out["transformations"] = transformations
     if columns is not None:
         out["bkColumns"] = columns if isinstance(columns, dict) else {"A": columns}
     return out
+
+
+def per_row(value_field: str) -> dict[str, Any]:
+    """reduceOptions for a bar gauge or pie: one bar/slice per result row (not
+    one per numeric field reduced to a single value)."""
+    return {"reduceOptions": {"values": True, "calcs": [], "fields": f"/^{value_field}$/"}}
 
 
 def link_override(field: str, title: str, url: str) -> dict[str, Any]:

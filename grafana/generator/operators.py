@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import (
+from grafana.generator.common import (
     AREA_FILTER,
     DISTRICT_FILTER,
     STATION_FILTER,
@@ -17,6 +17,7 @@ from grafana.build.common import (
     grade_mappings,
     link_override,
     panel,
+    per_row,
     query_variable,
     sql_target,
 )
@@ -135,6 +136,7 @@ def build(city: str) -> dict[str, Any]:
                     )
                 ],
                 columns=["grade", "operators"],
+                options={**per_row("operators"), "displayLabels": ["name", "value"]},
                 mappings=grade_mappings(),
             ),
             8,

@@ -1,5 +1,9 @@
 """Grafana unified alerting: rules on ClickHouse queries, contact points, policy.
 
+Board notifications only: these rules go to the inspectors' chat groups
+(DingTalk, WeCom). Paging on-call has one path, Prometheus -> Alertmanager
+(infra/prometheus/rules/alerts.yml), so a breach never pages twice.
+
 Each rule's query returns label columns (strings) and one number per row, so
 one rule fires one alert instance per district (or kind); the threshold
 expression pages when that number crosses the limit.
@@ -9,9 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import CLICKHOUSE, dedent_sql, sql_target
+from grafana.generator.common import CLICKHOUSE, dedent_sql, sql_target
 
 FOLDER = "BrightKitchen"
+PANELS = {
+    # the panel each rule's notification links to (Grafana reads these rule fields)
+    "bk-sla-breaches-open": ("bk-sla", 4),  # Open breaches
+    "bk-district-coverage-low": ("bk-city", 7),  # Coverage by district
+    "bk-violation-surge": ("bk-city", 5),  # Violations started
+}
 COVERAGE_MIN_PCT = 90
 
 # (uid, title, sql, threshold type, threshold, for, severity, summary)
@@ -134,7 +144,9 @@ def rule(uid: str, title: str, sql: str, op: str, threshold: float, for_: str, s
         "noDataState": "OK",
         "execErrState": "Error",
         "for": for_,
-        "annotations": {"summary": summary, "dashboardUId": "bk-sla", "panelId": "4"},
+        "annotations": {"summary": summary},
+        "dashboardUid": PANELS[uid][0],
+        "panelId": PANELS[uid][1],
         "labels": {"severity": severity, "team": "food-safety", "service": "brightkitchen"},
         "isPaused": False,
     }
@@ -159,21 +171,6 @@ def contact_points() -> dict[str, Any]:
     return {
         "apiVersion": 1,
         "contactPoints": [
-            {
-                "orgId": 1,
-                "name": "on-call",
-                "receivers": [
-                    {
-                        "uid": "bk-oncall-webhook",
-                        "type": "webhook",
-                        "settings": {
-                            "url": "$__env{BK_ONCALL_WEBHOOK_URL}",
-                            "httpMethod": "POST",
-                        },
-                        "disableResolveMessage": False,
-                    }
-                ],
-            },
             {
                 "orgId": 1,
                 "name": "inspectors-dingtalk",
@@ -217,19 +214,12 @@ def policies() -> dict[str, Any]:
         "policies": [
             {
                 "orgId": 1,
-                "receiver": "on-call",
+                "receiver": "inspectors-dingtalk",
                 "group_by": ["grafana_folder", "alertname", "district"],
                 "group_wait": "30s",
                 "group_interval": "5m",
                 "repeat_interval": "4h",
                 "routes": [
-                    {
-                        "receiver": "on-call",
-                        "object_matchers": [["severity", "=", "critical"]],
-                        "group_wait": "10s",
-                        "repeat_interval": "1h",
-                        "continue": True,
-                    },
                     {
                         "receiver": "inspectors-dingtalk",
                         "object_matchers": [["team", "=", "food-safety"]],
@@ -250,7 +240,7 @@ def files() -> dict[str, tuple[dict[str, Any], str]]:
         "provisioning/alerting/rules.yaml": (rules(), "Alert rules on ClickHouse queries."),
         "provisioning/alerting/contact-points.yaml": (
             contact_points(),
-            "Contact points: on-call webhook; DingTalk and WeCom group robots (examples).",
+            "Contact points: the inspectors' DingTalk and WeCom group robots (no paging here).",
         ),
         "provisioning/alerting/policies.yaml": (policies(), "Notification policy tree."),
     }

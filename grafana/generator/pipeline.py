@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import PROMETHEUS, Layout, dashboard, panel, prom_target
+from grafana.generator.common import PROMETHEUS, Layout, dashboard, panel, prom_target
 
 UID = "bk-pipeline"
 RI = "$__rate_interval"

@@ -1,22 +1,22 @@
-"""`python -m grafana.build [--check] [--city NAME]`: regenerate the Grafana files."""
+"""`python -m grafana.generator [--check] [--city NAME]`: regenerate the Grafana files."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from grafana.build import DEFAULT_CITY, drift, write
+from grafana.generator import DEFAULT_CITY, drift, write
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grafana.build", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m grafana.generator", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     parser.add_argument("--city", default=DEFAULT_CITY, help="city shown on the boards")
     args = parser.parse_args(argv)
     if args.check:
         stale = drift(city=args.city)
         for rel in stale:
-            print(f"grafana/{rel} differs from what grafana/build generates", file=sys.stderr)
+            print(f"grafana/{rel} differs from what grafana/generator generates", file=sys.stderr)
         return 1 if stale else 0
     for rel in write(city=args.city):
         print(f"wrote grafana/{rel}")

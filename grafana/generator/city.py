@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.common import (
+from grafana.generator.common import (
     AREA_FILTER,
     Layout,
     area_variables,
@@ -110,8 +110,26 @@ def build(city: str) -> dict[str, Any]:
                 description="Share of the alerts raised in the range that were verified "
                 "within 24 h and rectified within 3 working days (no such breach).",
                 columns=["alerts", "timely", "timely_pct"],
-                unit="percent",
-                thresholds=[(None, "red"), (80, "orange"), (95, "green")],
+                # counts stay counts; only the share is a percentage with thresholds
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "timely_pct"},
+                        "properties": [
+                            {"id": "unit", "value": "percent"},
+                            {
+                                "id": "thresholds",
+                                "value": {
+                                    "mode": "absolute",
+                                    "steps": [
+                                        {"color": "red", "value": None},
+                                        {"color": "orange", "value": 80},
+                                        {"color": "green", "value": 95},
+                                    ],
+                                },
+                            },
+                        ],
+                    }
+                ],
             ),
             8,
             4,
@@ -138,6 +156,18 @@ def build(city: str) -> dict[str, Any]:
                     )
                 ],
                 columns=["district", "cls", "open_violations"],
+                # long rows -> one row per district, one column per class (stackable)
+                transformations=[
+                    {
+                        "id": "groupingToMatrix",
+                        "options": {
+                            "rowField": "district",
+                            "columnField": "cls",
+                            "valueField": "open_violations",
+                            "emptyValue": "zero",
+                        },
+                    }
+                ],
                 options={"stacking": "normal", "xField": "district"},
                 custom={"stacking": {"mode": "normal"}},
                 description="One bar per district, stacked by violation class.",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.build.city import coverage_sql
-from grafana.build.common import (
+from grafana.generator.city import coverage_sql
+from grafana.generator.common import (
     CAMERA_EVENT_KINDS,
     Layout,
     area_variables,
@@ -13,6 +13,7 @@ from grafana.build.common import (
     dashboard,
     link_override,
     panel,
+    per_row,
     sql_target,
 )
 
@@ -44,7 +45,11 @@ def build(city: str) -> dict[str, Any]:
                 ],
                 columns=["kind", "open_events"],
                 description="Cameras with an open health event, by kind (every kind shown).",
-                options={"displayMode": "basic", "orientation": "horizontal"},
+                options={
+                    "displayMode": "basic",
+                    "orientation": "horizontal",
+                    **per_row("open_events"),
+                },
                 thresholds=[(None, "green"), (1, "orange"), (5, "red")],
             ),
             8,
