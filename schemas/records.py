@@ -388,14 +388,17 @@ class OperatorRate(Record):
     operator's span nor in its prior population are left out."""
     sla_breaches: dict[str, int]
     """SLA breaches of the operator's alerts whose deadline fell in the span, by kind."""
-    grade: Grade
-    """Risk grade A (low) .. D (high), from the grading window (same on every window row)."""
-    colour: Colour
-    """Four-colour label of the grade: A green, B yellow, C orange, D red."""
+    grade: Grade | Literal["ungraded"]
+    """Risk grade A (low) .. D (high), from the grading window (same on every window row);
+    "ungraded" while the operator's exposure is too small to grade (see hours_to_grade)."""
+    colour: Colour | Literal["grey"]
+    """Four-colour label of the grade: A green, B yellow, C orange, D red; grey when ungraded."""
     grade_window: str
     """The window the grade was computed from."""
     reason: str
-    """Which inputs set the grade, e.g. "C: sla escalated 1>=1; B: rate 2.41>=2.00"."""
+    """Which inputs set the grade, e.g. "C: sla escalated 1>=1; B: 7 violations over ..."."""
+    hours_to_grade: float = 0.0
+    """Supervised camera-hours still needed before a grade is given (0 once graded)."""
 
 
 class Alert(Record):

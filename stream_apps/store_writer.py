@@ -352,6 +352,7 @@ def operator_rates_table(records: Sequence[OperatorRate]) -> pa.Table:
             "colour": pa.array(_column(records, "colour"), pa.string()),
             "grade_window": pa.array(_column(records, "grade_window"), pa.string()),
             "reason": pa.array(_column(records, "reason"), pa.string()),
+            "hours_to_grade": pa.array(_column(records, "hours_to_grade"), pa.float64()),
         }
     )
 
