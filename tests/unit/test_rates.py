@@ -255,7 +255,9 @@ def test_sla_history_raises_the_grade_and_says_so():
 
 
 def test_a_rodent_sighting_raises_the_grade_by_class_rule():
-    e = engine(grading=GradingParams(window="24h", min_exposure_h=0.0, rate_thresholds=(("D", 1e9),)))
+    e = engine(
+        grading=GradingParams(window="24h", min_exposure_h=0.0, rate_thresholds=(("D", 1e9),))
+    )
     e.feed(reg("c1"))
     out = run(e, [violation("c1", 600, cls="rodent")], until=H)
     row = latest(out, "op1", "24h")
