@@ -237,6 +237,7 @@ class OpsPipeline:
         breaches = []
         for alert in alerts:
             breaches += self.sla.feed(alert)
+            self.rates.feed(alert)  # repeat offences count in the grade
         breaches += self.sla.advance(now)
         out += breaches
         for breach in breaches:
@@ -263,6 +264,7 @@ class OpsPipeline:
         breaches = []
         for alert in alerts:
             breaches += self.sla.feed(alert)
+            self.rates.feed(alert)  # repeat offences count in the grade
         if isinstance(record, Disposition):
             breaches += self.sla.feed(record)
         else:

@@ -78,7 +78,7 @@ class LicenceEngine:
         self.calendar = calendar
         self.params = params or LicenceParams()
         self._ops: dict[str, dict[str, Any]] = {}
-        # "op|kind|number" -> [holder, expires_at, [stages done]]
+        # "op|kind|number" -> [holder, expires_at, [stages done], first known at]
         self._lic: dict[str, list[Any]] = {}
         self._now = -math.inf
 
@@ -99,7 +99,8 @@ class LicenceEngine:
             key = f"{record.operator_id}|{lic.kind}|{lic.number}"
             cur = self._lic.get(key)
             if cur is None or cur[1] != lic.expires_at:
-                self._lic[key] = [lic.holder, lic.expires_at, []]
+                known = self._now if math.isfinite(self._now) else None
+                self._lic[key] = [lic.holder, lic.expires_at, [], known]
             else:
                 cur[0] = lic.holder
         return []
@@ -114,14 +115,18 @@ class LicenceEngine:
             if op["first"] is None:
                 op["first"] = now
         for key in sorted(self._lic):
-            holder, expires, done = self._lic[key]
+            lic = self._lic[key]
+            if lic[3] is None:
+                lic[3] = now
+            holder, expires, done, known = lic
             op_id, kind, number = key.split("|", 2)
             reached = [(s, t) for s, t in self._stages(expires) if t <= now and s not in done]
             if not reached:
                 continue
             done += [s for s, _ in reached]
             stage, at = reached[-1]
-            out.append(self._alert(op_id, kind, number, holder, stage, expires, at))
+            # A stage reached before the licence was known is raised when it became known.
+            out.append(self._alert(op_id, kind, number, holder, stage, expires, max(at, known)))
         for op_id in sorted(self._ops):
             op = self._ops[op_id]
             if op["profile_done"]:
@@ -144,14 +149,14 @@ class LicenceEngine:
             "version": 1,
             "now": self._now if math.isfinite(self._now) else None,
             "ops": {k: dict(v) for k, v in self._ops.items()},
-            "lic": {k: [v[0], v[1], list(v[2])] for k, v in self._lic.items()},
+            "lic": {k: [v[0], v[1], list(v[2]), v[3]] for k, v in self._lic.items()},
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         now = snapshot.get("now")
         self._now = -math.inf if now is None else now
         self._ops = {k: dict(v) for k, v in snapshot["ops"].items()}
-        self._lic = {k: [v[0], v[1], list(v[2])] for k, v in snapshot["lic"].items()}
+        self._lic = {k: [v[0], v[1], list(v[2]), v[3]] for k, v in snapshot["lic"].items()}
 
     def _stages(self, expires: float) -> list[tuple[str, float]]:
         p = self.params

@@ -63,7 +63,7 @@ class StationKpiParams:
         },
     )
     timely_sources: frozenset[str] = field(
-        default_factory=lambda: frozenset({"violation", "camera_health"}),
+        default_factory=lambda: frozenset({"violation"}),
         metadata={
             "help": "Alert sources whose rectification deadline counts in the timely-disposal rate"
         },
