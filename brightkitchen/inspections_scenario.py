@@ -386,3 +386,29 @@ def run_ops(until: float | None = None, step_s: float = HOUR) -> tuple[Any, list
         )
         outputs += pipeline.handle(TOPIC_PROGRESS, 0, 0, None, progress)
     return pipeline, outputs
+
+
+def store_month(client: Any, outputs: list[Any] | None = None) -> int:
+    """Migrate ``client``'s store and write the month's ops outputs into it; return rows."""
+    from clickhouse.migrate import migrate
+    from schemas.records import TOPIC_RECORDS, decode
+    from stream_apps.store_writer import StoreWriter
+
+    if outputs is None:
+        outputs = run_ops()[1]
+    migrate(client)
+    writer = StoreWriter(client)
+    by_topic: dict[str, list[Any]] = {}
+    for o in outputs:
+        by_topic.setdefault(o.topic, []).append(decode(TOPIC_RECORDS[o.topic], o.value))
+    return sum(writer.write(topic, records) for topic, records in by_topic.items())
+
+
+if __name__ == "__main__":  # python -m brightkitchen.inspections_scenario STORE_DIR
+    import sys
+
+    import clickhouse_connect
+
+    c = clickhouse_connect.get_client(dsn=f"chdb://{Path(sys.argv[1]).resolve()}")
+    print(store_month(c), "rows")
+    c.close()
