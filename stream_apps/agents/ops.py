@@ -94,3 +94,27 @@ class DispositionsView(faust.web.View):
         if record is not None:
             await app.topic(TOPIC_DISPOSITIONS).send(key=record.alert_id, value=encode(record))
         return self.json(answer, status=status)
+
+
+# -- issue 18: the inspections endpoint (same auth and body rules as dispositions) ------
+@app.page("/inspections")
+class InspectionsView(faust.web.View):
+    """POST one bk.inspections.v1 record (bearer token): 202, 401, 413 or 422."""
+
+    async def get(self, request):
+        return self.json({"error": "use POST"}, status=405)
+
+    async def post(self, request):
+        from schemas.records import TOPIC_INSPECTIONS
+        from stream_apps.inspections_api import accept_inspection
+
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return self.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        status, answer, record = accept_inspection(
+            request.headers.get("Authorization"), body, settings.dispositions_token
+        )
+        if record is not None:
+            await app.topic(TOPIC_INSPECTIONS).send(key=record.operator_id, value=encode(record))
+        return self.json(answer, status=status)
