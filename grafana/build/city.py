@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.build import inspections
 from grafana.build.common import (
     AREA_FILTER,
     Layout,
@@ -237,6 +238,7 @@ def build(city: str) -> dict[str, Any]:
             12,
             9,
         ),
+        *inspections.city_panels(lay),  # issue 18: grafana/build/inspections.py
     ]
     return dashboard(
         UID,
