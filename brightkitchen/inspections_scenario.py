@@ -346,7 +346,9 @@ def write(path: Path, days: int = DAYS) -> int:
     return n
 
 
-def run_ops(until: float | None = None, step_s: float = HOUR) -> tuple[Any, list[Any]]:
+def run_ops(
+    until: float | None = None, step_s: float = HOUR, notification_params: Any = None
+) -> tuple[Any, list[Any]]:
     """Drive the ops pipeline with `ops_feed()` and a camera clock stepping by ``step_s``.
 
     Returns (pipeline, outputs): what the ops app would produce from the month
@@ -358,7 +360,9 @@ def run_ops(until: float | None = None, step_s: float = HOUR) -> tuple[Any, list
 
     until = t(DAYS, 8) if until is None else until
     pipeline = OpsPipeline(
-        WorkingCalendar(set(), set(), covered_years={2026}), wall_clock=lambda: 0.0
+        WorkingCalendar(set(), set(), covered_years={2026}),
+        notification_params=notification_params,
+        wall_clock=lambda: 0.0,
     )
     offsets: dict[str, int] = {}
     outputs: list[Any] = []

@@ -641,6 +641,25 @@ class LicenceAlert(Record):
     severity: Severity
 
 
+class Notification(Record):
+    """Internal (no topic): one message for one receiver, kept in the notifier's outbox."""
+
+    notification_id: str
+    """hash(receiver, subject_id): the outbox key, so a replay adds nothing."""
+    receiver: str
+    """"operator:<operator_id>" or "station:<station>"."""
+    format: Literal["dingtalk", "wecom", "json"]
+    url: str
+    subject_id: str
+    """alert_id, breach_id or licence_alert_id."""
+    kind: Literal["alert", "sla_breach", "licence"]
+    ts: float
+    title: str
+    text: str
+    operator_id: str | None = None
+    station: str | None = None
+
+
 __all__ = [
     "Alert",
     "AlertSource",

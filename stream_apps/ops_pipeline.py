@@ -60,6 +60,7 @@ from schemas.records import (
 from stream_apps.dlq import Output, dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
 from stream_apps.engines.loop import LoopParams, RegulatorsLoop
+from stream_apps.engines.notifications import NotificationEngine, NotificationParams
 from stream_apps.engines.rates import RateEngine, RateParams
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
 
@@ -118,6 +119,7 @@ class OpsPipeline:
         sla_params: SlaParams | None = None,
         rate_params: RateParams | None = None,
         loop_params: LoopParams | None = None,
+        notification_params: NotificationParams | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.alerts = AlertEngine(alert_params or AlertParams())
@@ -127,6 +129,9 @@ class OpsPipeline:
         self.loop = RegulatorsLoop(
             calendar, lambda a: self.sla.deadlines(a.created_at)["rectify_overdue"], loop_params
         )
+        # Real-time notifications (stream_apps/notifier.py sends them): take_notifications().
+        self.notify = NotificationEngine(notification_params)
+        self._notifications: list[Any] = []
         self.counters = OpsCounters()
         self._wall_clock = wall_clock
         self._held: list[tuple[float, int, Any]] = []
@@ -287,8 +292,16 @@ class OpsPipeline:
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
+    def take_notifications(self) -> list[Any]:
+        """Notifications decided since the last call (for the shell's outbox)."""
+        out, self._notifications = self._notifications, []
+        return out
+
     def _encode(self, events: list[Any]) -> list[Output]:
         out = []
+        if self.notify.enabled():
+            for ev in events:
+                self._notifications += self.notify.feed(ev)
         for ev in events:
             if isinstance(ev, Alert):
                 self.counters.alerts += 1

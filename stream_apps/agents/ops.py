@@ -16,6 +16,7 @@ from stream_apps.app import make_app, settings
 from stream_apps.calendar_loader import load_calendar
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
 from stream_apps.http_body import BodyError, read_body
+from stream_apps.notifier import Outbox, Sender
 from stream_apps.ops_pipeline import OPS_INPUTS, OpsPipeline
 
 app = make_app(f"{settings.app_id}-ops", settings.ops_web_port)
@@ -24,6 +25,16 @@ pipeline = OpsPipeline(
     alert_params=settings.alerts,
     sla_params=settings.sla,
     rate_params=settings.rates,
+    loop_params=settings.loop,
+    notification_params=settings.notifications,
+)
+# issue 18: notifications go to a durable outbox before the input offsets are reported.
+outbox = Outbox(settings.notify_outbox_path) if pipeline.notify.enabled() else None
+# The sender has its own connection (WAL: one writer at a time, readers never block).
+sender = (
+    Sender(Outbox(settings.notify_outbox_path), per_minute=settings.notify_per_minute)
+    if outbox is not None
+    else None
 )
 io = ShellIO(app, "ops")
 inputs = app.topic(*OPS_INPUTS)
@@ -54,6 +65,8 @@ async def ops_agent(stream):
                 outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
                 last[(msg.topic, msg.partition)] = msg.offset
             await io.produce(outputs)
+            if outbox is not None:
+                outbox.add(pipeline.take_notifications())
             await io.report(last)
             OPEN_ALERTS.set(pipeline.alerts.open_alerts())
             export_gauges()
@@ -108,13 +121,23 @@ class InspectionsView(faust.web.View):
         from schemas.records import TOPIC_INSPECTIONS
         from stream_apps.inspections_api import accept_inspection
 
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            return self.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
-        body = await request.content.read(MAX_BODY_BYTES + 1)
+        try:
+            body = await read_body(request, MAX_BODY_BYTES, settings.http_body_timeout_s)
+        except BodyError as exc:
+            return self.json({"error": exc.message}, status=exc.status)
         status, answer, record = accept_inspection(
             request.headers.get("Authorization"), body, settings.dispositions_token
         )
         if record is not None:
             await app.topic(TOPIC_INSPECTIONS).send(key=record.operator_id, value=encode(record))
         return self.json(answer, status=status)
+
+
+@app.timer(interval=1.0)
+async def send_notifications():
+    """Post due notifications (retries, rate limit) off the event loop."""
+    if outbox is None:
+        return
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, sender.send_due)
