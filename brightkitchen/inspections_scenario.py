@@ -21,8 +21,13 @@ dispositions and inspections, in event-time order; tests drive the ops
 pipeline with it and check the rows of bk.inspection_plan, bk.station_kpis,
 bk.key_monitoring and bk.licence_alerts exactly (tests/unit/test_inspections_month.py).
 `write(path)` writes the same month as a replay file for `brightkitchen replay`
-(camera status heartbeats, frames of the violation episodes, dispositions,
-inspections): `brightkitchen simulate --profile inspections-month`.
+(a frame every 30 s per camera outside its offline spans, frames of the
+violation episodes, dispositions, inspections):
+`brightkitchen simulate --profile inspections-month`. Known gap: replayed
+through the camera app, a camera that goes silent holds its partition's
+watermark, and the other camera's frames on that partition are then
+dead-lettered as "future timestamp" (seen with 4 partitions); the exact rows
+are therefore asserted at the ops app's input (`run_ops`).
 """
 
 from __future__ import annotations
@@ -36,14 +41,12 @@ import msgspec
 
 from schemas.records import (
     TOPIC_CAMERA_EVENTS,
-    TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_DISPOSITIONS,
     TOPIC_INSPECTIONS,
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
     CameraEvent,
-    CameraStatus,
     Detection,
     Disposition,
     Evidence,
@@ -282,21 +285,9 @@ def camera_records(
             seq = 0
             while ts < end:
                 if not any(a <= ts < b for a, b in gaps):
-                    yield (
-                        ts,
-                        TOPIC_CAMERA_STATUS,
-                        camera,
-                        CameraStatus(
-                            v=1,
-                            camera_id=camera,
-                            ts=ts,
-                            worker_id="sim",
-                            state="streaming",
-                            fps=1.0,
-                        ),
-                    )
-                    if seq % 10 == 0:  # a frame every 5 min keeps baselines learnt
-                        yield (ts, TOPIC_DETECTIONS, camera, _frame(camera, ts, seq, [], rng))
+                    # A frame per heartbeat: the camera app's offline clock and its
+                    # baselines run on frames (as in brightkitchen/sla_scenario.py).
+                    yield (ts, TOPIC_DETECTIONS, camera, _frame(camera, ts, seq, [], rng))
                     seq += 1
                 ts += heartbeat_s
     for _, camera, cls, start, dur in EPISODES:
