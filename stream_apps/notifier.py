@@ -177,7 +177,7 @@ class Sender:
             (now, self.batch),
         ).fetchall()
         budget: dict[str, int] = {}
-        for nid, receiver, fmt, url, blob, attempts in due:
+        for nid, _receiver, fmt, url, blob, attempts in due:
             if url not in budget:
                 (recent,) = db.execute(
                     "SELECT count(*) FROM outbox WHERE url = ? AND sent_at > ?",
