@@ -239,13 +239,7 @@ class InspectionPlanEngine:
         rows.append(item)
         rows.sort()
         if i.operator_id not in self._ops:
-            self._ops[i.operator_id] = {
-                "first": i.ts,
-                "cameras": {},
-                "name": "",
-                "district": "",
-                "station": i.station,
-            }
+            return []  # kept: it counts once the operator's registry entry arrives
         return list(self._rows(i.ts, {i.operator_id}))
 
     def _active(self, op: dict[str, Any]) -> bool:
