@@ -509,6 +509,9 @@ PARTITION_KEYS: dict[str, tuple[str, str]] = {
     TOPIC_DETECTIONS: ("frame_ts", "D"),  # PARTITION BY toDate(frame_ts)
     TOPIC_DLQ: ("ts", "M"),  # PARTITION BY toYYYYMM(ts)
     TOPIC_OPERATOR_RATES: ("as_of", "M"),  # PARTITION BY toYYYYMM(as_of)
+    # PARTITION BY toYYYYMM(day): day_start is the local midnight (UTC+8), at most
+    # one month off at a month's first day: only the batch split can differ.
+    TOPIC_STATION_KPIS: ("day_start", "M"),
     TOPIC_VIOLATIONS: ("started_at", "M"),  # 0180: PARTITION BY toYYYYMM(started_at)
     TOPIC_CAMERA_EVENTS: ("started_at", "M"),  # 0181: PARTITION BY toYYYYMM(started_at)
 }

@@ -36,6 +36,7 @@ TABLE_NAMES = {
     "station_kpis",
     "key_monitoring",
     "licence_alerts",
+    "quarantine",
 }
 
 
