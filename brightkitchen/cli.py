@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from brightkitchen import cli_inspections
 from brightkitchen.settings import Settings, SettingsError, load, name_index
 from brightkitchen.settings_tree import UnknownSettingError, check_environment
 
@@ -58,6 +59,8 @@ grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards an
 app.add_typer(grafana_app, name="grafana")
 topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics of the contract.")
 app.add_typer(topics_app, name="topics")
+app.add_typer(cli_inspections.inspections_app, name="inspections")
+app.add_typer(cli_inspections.report_app, name="report")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -175,12 +178,19 @@ def simulate(
     minutes: float = typer.Option(120.0, min=1, help="kitchen time to simulate"),
     seed: int = typer.Option(7),
     profile: str = typer.Option(
-        "default", help="default | violations_only | health_stress | sla-holiday"
+        "default",
+        help="default | violations_only | health_stress | sla-holiday | inspections-month",
     ),
 ) -> None:
     """Write a simulated feed for `replay`, and its ground truth beside it."""
     from inference_workers.simulator import FleetConfig, write_replay
 
+    if profile == "inspections-month":  # issue 18: brightkitchen/inspections_scenario.py
+        from brightkitchen import inspections_scenario
+
+        n = inspections_scenario.write(out)
+        console.print(f"wrote {out}: {n:,} records (see brightkitchen/inspections_scenario.py)")
+        return
     if profile == "sla-holiday":
         from brightkitchen import sla_scenario
 

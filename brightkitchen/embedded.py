@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.records import (
     INPUT_TOPICS,
+    LOOP_OUTPUT_TOPICS,
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DLQ,
@@ -41,6 +42,7 @@ ALL_TOPICS: tuple[str, ...] = (
     TOPIC_ALERTS,
     TOPIC_SLA_BREACHES,
     TOPIC_DLQ,
+    *LOOP_OUTPUT_TOPICS,
     TOPIC_PROGRESS,
     STATE_TOPIC,
 )

@@ -50,6 +50,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "bk.detections.v1": ("cameras",),
     "bk.camera-status.v1": ("cameras",),
     "bk.dispositions.v1": ("ops",),
+    "bk.inspections.v1": ("ops",),
 }
 # Outputs of the camera app that the ops app consumes.
 OPS_FROM_CAMERAS = ("bk.violations.v1", "bk.camera-events.v1")

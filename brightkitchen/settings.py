@@ -35,6 +35,8 @@ from brightkitchen.settings_tree import (
 )
 from stream_apps.engines.alerts import AlertParams
 from stream_apps.engines.camera_health import HealthParams
+from stream_apps.engines.loop import LoopParams
+from stream_apps.engines.notifications import NotificationParams
 from stream_apps.engines.rates import RateParams
 from stream_apps.engines.sla import SlaParams
 from stream_apps.engines.violations import ViolationParams
@@ -47,6 +49,8 @@ ENGINE_SECTIONS: dict[str, type] = {
     "alerts": AlertParams,
     "sla": SlaParams,
     "rates": RateParams,
+    "loop": LoopParams,
+    "notifications": NotificationParams,
 }
 SETTINGS_FILE_VAR = "BK_SETTINGS_FILE"
 
@@ -235,6 +239,18 @@ class Settings(BaseSettings):
     alerts: AlertParams = Field(default_factory=AlertParams, description="alert grouping")
     sla: SlaParams = Field(default_factory=SlaParams, description="SLA clocks")
     rates: RateParams = Field(default_factory=RateParams, description="operator rates, grades")
+    # issue 18: the regulators' loop and real-time notifications (docs/inspections.md)
+    loop: LoopParams = Field(
+        default_factory=LoopParams,
+        description="inspection plan, station KPIs, key monitoring, licences",
+    )
+    notifications: NotificationParams = Field(
+        default_factory=NotificationParams, description="real-time webhook notifications"
+    )
+    notify_outbox_path: Path = Field(
+        Path("bk-data/notify-outbox.sqlite3"), description="notification outbox (SQLite file)"
+    )
+    notify_per_minute: int = Field(20, ge=1, description="sends per receiver URL per minute")
 
     @property
     def embedded_broker(self) -> bool:

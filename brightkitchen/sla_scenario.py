@@ -10,7 +10,7 @@ episodes on the first morning. Inspectors answer in ``bk.dispositions.v1``:
 |---|---|---|---|
 | smoking, 09:00 | after 2 h | 9 Oct (3rd working day is 10 Oct) | none |
 | phone_use, 10:00 | after 26 h | 9 Oct | verify_overdue |
-| no_hat, 11:00 | never | never | verify_overdue, rectify_overdue, yellow_card, escalated |
+| no_hat, 11:00 | never | never | all five (no_hat is fixable at once: 24 h track too) |
 
 Counted on weekends only, the rectification deadline would be 5 October and
 both rectifications would be late: the holiday calendar is what makes them
@@ -47,7 +47,13 @@ CAMERA, KITCHEN, OPERATOR = "cam-hexi-01-a", "k-hexi-01", "op-hexi-01"
 EPISODES = (("smoking", 1 * HOUR, 90), ("phone_use", 2 * HOUR, 90), ("no_hat", 3 * HOUR, 120))
 EXPECTED_BREACHES = {
     "phone_use": {"verify_overdue"},
-    "no_hat": {"verify_overdue", "rectify_overdue", "yellow_card", "escalated"},
+    "no_hat": {
+        "verify_overdue",
+        "rectify_24h_overdue",
+        "rectify_overdue",
+        "yellow_card",
+        "escalated",
+    },
 }
 
 

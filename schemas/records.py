@@ -28,6 +28,17 @@ TOPIC_OPERATOR_RATES = "bk.operator-rates.v1"
 TOPIC_ALERTS = "bk.alerts.v1"
 TOPIC_SLA_BREACHES = "bk.sla-breaches.v1"
 TOPIC_DLQ = "bk.dlq.v1"
+# The regulators' loop (ops app outputs, docs/inspections.md).
+TOPIC_INSPECTION_PLAN = "bk.inspection-plan.v1"
+TOPIC_STATION_KPIS = "bk.station-kpis.v1"
+TOPIC_KEY_MONITORING = "bk.key-monitoring.v1"
+TOPIC_LICENCE_ALERTS = "bk.licence-alerts.v1"
+LOOP_OUTPUT_TOPICS: tuple[str, ...] = (
+    TOPIC_INSPECTION_PLAN,
+    TOPIC_STATION_KPIS,
+    TOPIC_KEY_MONITORING,
+    TOPIC_LICENCE_ALERTS,
+)
 # Internal: per-batch progress of the stream apps, read by `replay` to know
 # when every input record has been processed (never by outside tools).
 TOPIC_PROGRESS = "bk.progress.v1"
@@ -300,10 +311,17 @@ class Progress(Record):
 Grade = Literal["A", "B", "C", "D"]
 Colour = Literal["green", "yellow", "orange", "red"]
 Severity = Literal["critical", "major", "minor"]
-AlertSource = Literal["violation", "camera_health"]
+AlertSource = Literal["violation", "camera_health", "inspection", "licence"]
 AlertState = Literal["open", "verified", "false_positive", "rectified", "closed"]
 Resolution = Literal["false_positive", "rectified", "closed"]
-BreachKind = Literal["verify_overdue", "rectify_overdue", "yellow_card", "escalated"]
+BreachKind = Literal[
+    "verify_overdue",
+    "rectify_overdue",
+    "yellow_card",
+    "escalated",
+    "rectify_24h_overdue",
+    "inspection_overdue",
+]
 
 
 class ClassRate(Record):
@@ -370,14 +388,17 @@ class OperatorRate(Record):
     operator's span nor in its prior population are left out."""
     sla_breaches: dict[str, int]
     """SLA breaches of the operator's alerts whose deadline fell in the span, by kind."""
-    grade: Grade
-    """Risk grade A (low) .. D (high), from the grading window (same on every window row)."""
-    colour: Colour
-    """Four-colour label of the grade: A green, B yellow, C orange, D red."""
+    grade: Grade | Literal["ungraded"]
+    """Risk grade A (low) .. D (high), from the grading window (same on every window row);
+    "ungraded" while the operator's exposure is too small to grade (see hours_to_grade)."""
+    colour: Colour | Literal["grey"]
+    """Four-colour label of the grade: A green, B yellow, C orange, D red; grey when ungraded."""
     grade_window: str
     """The window the grade was computed from."""
     reason: str
-    """Which inputs set the grade, e.g. "C: sla escalated 1>=1; B: rate 2.41>=2.00"."""
+    """Which inputs set the grade, e.g. "C: sla escalated 1>=1; B: 7 violations over ..."."""
+    hours_to_grade: float = 0.0
+    """Supervised camera-hours still needed before a grade is given (0 once graded)."""
 
 
 class Alert(Record):
@@ -428,6 +449,13 @@ class Alert(Record):
     """Actor of the latest disposition."""
     snapshot: str | None = None
     """Evidence image (file://… or s3://…) of the first violation member that has one."""
+    repeat_of: str | None = None
+    """alert_id of an earlier alert of the same operator and class rectified within
+    the repeat window before this one started (河西 §19: 整改后重复再犯); null otherwise."""
+    base_severity: Severity | None = None
+    """Severity before the repeat-offence raise (null when not raised)."""
+    lenient: bool = False
+    """A first minor offence rectified within 24 h (河西 §19: 初次违法、危害后果轻微并及时改正)."""
 
 
 class SlaBreach(Record):
@@ -461,6 +489,177 @@ class SlaBreach(Record):
     spans (then weekends only were skipped): a hint to add the override file."""
 
 
+class InspectionPlanRow(Record):
+    """`bk.inspection-plan.v1`: one operator's inspection plan (key = operator_id).
+
+    Emitted at each local midnight and whenever an inspection of the operator
+    is recorded; the row with the newest ``as_of`` per operator is current
+    (``bk.inspection_plan``, ReplacingMergeTree(as_of)).
+    """
+
+    v: int
+    plan_id: str
+    """hash(operator_id, as_of)."""
+    operator_id: str
+    operator_name: str
+    district: str
+    station: str
+    as_of: float
+    grade: str | None
+    """Latest risk grade A-D; null while the operator is not yet graded."""
+    colour: str | None
+    grade_reason: str
+    on_key_monitoring: bool
+    """On the key-monitoring list (河西 §12): planned at least as often as grade D."""
+    due_per_year: float
+    """On-site inspections due per year (镇坪: A 1-2, B 2-3, C quarterly, D monthly)."""
+    interval_days: float
+    last_inspection_at: float | None
+    """Latest inspection of any kind (on-site or online)."""
+    last_on_site_at: float | None
+    last_result: str | None
+    inspections_365d: int
+    next_due_at: float
+    """Next on-site inspection: last on-site (else first registration) + interval."""
+    overdue: bool
+    overdue_days: float
+    month: str
+    """Local month of ``as_of``, "YYYY-MM"."""
+    inspected_this_month: bool
+    """Any inspection (online patrol counts) this month: the full round of 河西 §13."""
+    station_operators: int
+    """Operators registered at the station."""
+    station_inspected_this_month: int
+    """Of them, inspected at least once this month."""
+    risk_rank: int
+    """1 = riskiest at the station (grade, then overdue days, then alerts 30 d)."""
+    alerts_30d: int
+
+
+class StationKpi(Record):
+    """`bk.station-kpis.v1`: one station's (or district's, or the city's) figures for one local day.
+
+    Emitted once, when the clock passes the end of the day; rates are over the
+    ``window_days`` ending with that day. See docs/inspections.md for definitions.
+    """
+
+    v: int
+    kpi_id: str
+    """hash(level, district, station, day)."""
+    level: Literal["station", "district", "city"]
+    district: str
+    station: str
+    """"" on district and city rows."""
+    day: str
+    """Local day "YYYY-MM-DD"."""
+    day_start: float
+    window_days: int
+    kitchens_registered: int
+    kitchens_connected: int
+    """Kitchens with at least one camera online during the day (接入率 numerator)."""
+    cameras_registered: int
+    cameras_online: int
+    """Cameras not offline for the whole day."""
+    kitchen_coverage: float | None
+    camera_coverage: float | None
+    kitchen_days: int
+    """Supervised kitchen-days in the window (sum of kitchens_connected)."""
+    alerts: int
+    """Alerts raised in the window."""
+    confirmed: int
+    """Alerts first verified true in the window."""
+    rectified: int
+    """Of those, rectified by the end of the day."""
+    false_positive: int
+    """Alerts judged false positive in the window."""
+    timely_due: int
+    """Alerts whose rectification deadline fell in the window."""
+    timely_met: int
+    """Of those, resolved before the deadline."""
+    discovery_rate: float | None
+    """confirmed per 100 supervised kitchen-days (问题发现率)."""
+    handling_rate: float | None
+    """rectified / confirmed (查处率)."""
+    timely_rate: float | None
+    """timely_met / timely_due: only alerts whose deadline has passed count (处置及时率)."""
+    false_alarm_rate: float | None
+    """false_positive / (false_positive + confirmed)."""
+
+
+class KeyMonitoringEntry(Record):
+    """`bk.key-monitoring.v1`: an operator on the key-monitoring list (河西 §12), key = operator_id.
+
+    One ``on`` record when the operator enters, re-emitted (higher revision) as
+    evidence accrues, and one ``off`` when a clean period has passed.
+    """
+
+    v: int
+    entry_id: str
+    """hash(operator_id, since)."""
+    operator_id: str
+    operator_name: str
+    district: str
+    station: str
+    state: Literal["on", "off"]
+    since: float
+    """Event time of the evasion event that put the operator on the list."""
+    until: float | None
+    """When the operator left the list (null while on it)."""
+    reason: str
+    evidence: list[str]
+    """event_id of every camera event counted, oldest first."""
+    events: int
+    suspicious: int
+    """Of them, started right after an alert or right before an inspection."""
+    revision: int
+    updated_at: float
+
+
+class LicenceAlert(Record):
+    """`bk.licence-alerts.v1`: a licence or certificate expiring, expired or missing.
+
+    Key = operator_id.
+    """
+
+    v: int
+    licence_alert_id: str
+    """hash(operator_id, kind, number, stage)."""
+    operator_id: str
+    operator_name: str
+    district: str
+    station: str
+    kind: str
+    """Licence kind ("food_business", "health_certificate", ...); "profile" when missing."""
+    number: str
+    holder: str
+    stage: str
+    """"30d", "7d" (the configured warning days), "0d", "expired" or "profile_incomplete"."""
+    expires_at: float | None
+    due_at: float
+    """The instant the stage was reached (what the alert's clock starts from)."""
+    days_left: float
+    severity: Severity
+
+
+class Notification(Record):
+    """Internal (no topic): one message for one receiver, kept in the notifier's outbox."""
+
+    notification_id: str
+    """hash(receiver, subject_id): the outbox key, so a replay adds nothing."""
+    receiver: str
+    """"operator:<operator_id>" or "station:<station>"."""
+    format: Literal["dingtalk", "wecom", "json"]
+    url: str
+    subject_id: str
+    """alert_id, breach_id or licence_alert_id."""
+    kind: Literal["alert", "sla_breach", "licence"]
+    ts: float
+    title: str
+    text: str
+    operator_id: str | None = None
+    station: str | None = None
+
+
 __all__ = [
     "Alert",
     "AlertSource",
@@ -489,12 +688,17 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     TOPIC_ALERTS: Alert,
     TOPIC_SLA_BREACHES: SlaBreach,
     TOPIC_OPERATOR_RATES: OperatorRate,
+    TOPIC_INSPECTION_PLAN: InspectionPlanRow,
+    TOPIC_STATION_KPIS: StationKpi,
+    TOPIC_KEY_MONITORING: KeyMonitoringEntry,
+    TOPIC_LICENCE_ALERTS: LicenceAlert,
 }
 INPUT_TOPICS: tuple[str, ...] = (
     TOPIC_REGISTRY,
     TOPIC_DETECTIONS,
     TOPIC_CAMERA_STATUS,
     TOPIC_DISPOSITIONS,
+    TOPIC_INSPECTIONS,
 )
 
 

@@ -15,19 +15,29 @@ from schemas.records import Disposition, RecordError, decode
 from stream_apps.http_body import MAX_BODY_BYTES
 
 
-def accept_disposition(
-    authorization: str | None, body: bytes, token: str | None, max_bytes: int = MAX_BODY_BYTES
-) -> tuple[int, dict, Disposition | None]:
-    """(HTTP status, JSON answer, the record to publish or None)."""
+def authorize(
+    authorization: str | None, token: str | None, what: str = "dispositions"
+) -> tuple[int, dict] | None:
+    """None when the bearer token matches; else (503 or 401, JSON answer)."""
     if not token:
-        return 503, {"error": "dispositions endpoint disabled: no BK_DISPOSITIONS_TOKEN"}, None
+        return 503, {"error": f"{what} endpoint disabled: no BK_DISPOSITIONS_TOKEN"}
     scheme, _, given = (authorization or "").partition(" ")
     # Compare bytes: compare_digest refuses str with non-ASCII characters, and a
     # client's header (or the token) may hold them; that must be a 401, not a 500.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape")
     ):
-        return 401, {"error": "missing or wrong bearer token"}, None
+        return 401, {"error": "missing or wrong bearer token"}
+    return None
+
+
+def accept_disposition(
+    authorization: str | None, body: bytes, token: str | None, max_bytes: int = MAX_BODY_BYTES
+) -> tuple[int, dict, Disposition | None]:
+    """(HTTP status, JSON answer, the record to publish or None)."""
+    refused = authorize(authorization, token)
+    if refused is not None:
+        return *refused, None
     if len(body) > max_bytes:
         return 413, {"error": f"body larger than {max_bytes} bytes"}, None
     try:

@@ -30,25 +30,37 @@ from schemas.records import (
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
     TOPIC_DISPOSITIONS,
+    TOPIC_INSPECTION_PLAN,
+    TOPIC_INSPECTIONS,
+    TOPIC_KEY_MONITORING,
+    TOPIC_LICENCE_ALERTS,
     TOPIC_OPERATOR_RATES,
     TOPIC_PROGRESS,
     TOPIC_REGISTRY,
     TOPIC_SLA_BREACHES,
+    TOPIC_STATION_KPIS,
     TOPIC_VIOLATIONS,
     Alert,
     CameraEvent,
     Disposition,
+    Inspection,
+    InspectionPlanRow,
+    KeyMonitoringEntry,
+    LicenceAlert,
     OperatorRate,
     Progress,
     RecordError,
     RegistryEntry,
     SlaBreach,
+    StationKpi,
     Violation,
     decode,
     encode,
 )
 from stream_apps.dlq import Output, dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
+from stream_apps.engines.loop import LoopParams, RegulatorsLoop
+from stream_apps.engines.notifications import NotificationEngine, NotificationParams
 from stream_apps.engines.rates import RateEngine, RateParams
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
 
@@ -57,10 +69,21 @@ OPS_INPUTS: tuple[str, ...] = (
     TOPIC_VIOLATIONS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DISPOSITIONS,
+    TOPIC_INSPECTIONS,
     TOPIC_PROGRESS,
 )
 CAMERA_APP = "cameras"
 RESOLVED = frozenset({"rectified", "closed", "false_positive"})
+
+
+# Outputs of the regulators' loop: record type -> (topic, key field).
+LOOP_TOPICS: dict[type, tuple[str, str]] = {
+    InspectionPlanRow: (TOPIC_INSPECTION_PLAN, "operator_id"),
+    StationKpi: (TOPIC_STATION_KPIS, "station"),
+    KeyMonitoringEntry: (TOPIC_KEY_MONITORING, "operator_id"),
+    LicenceAlert: (TOPIC_LICENCE_ALERTS, "operator_id"),
+}
+LOOP_OUTPUTS = tuple(LOOP_TOPICS)
 
 
 @dataclass
@@ -76,10 +99,10 @@ class OpsCounters:
     camera app (which reads the same topic), so one bad record gives one DLQ row."""
 
 
-def event_time(record: Violation | CameraEvent | Disposition) -> float:
+def event_time(record: Violation | CameraEvent | Disposition | Inspection) -> float:
     """When a held record happened, for ordering: the decision time of an episode
     record (a close is decided no earlier than its end), the ts of a disposition."""
-    if isinstance(record, Disposition):
+    if isinstance(record, (Disposition, Inspection)):
         return record.ts
     if record.ended_at is not None:
         return max(record.detected_at, record.ended_at)
@@ -95,11 +118,20 @@ class OpsPipeline:
         alert_params: AlertParams | None = None,
         sla_params: SlaParams | None = None,
         rate_params: RateParams | None = None,
+        loop_params: LoopParams | None = None,
+        notification_params: NotificationParams | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.alerts = AlertEngine(alert_params or AlertParams())
         self.sla = SlaEngine(calendar, sla_params or SlaParams())
         self.rates = RateEngine(rate_params or RateParams())
+        # The regulators' loop (plan, KPIs, key monitoring, licences): docs/inspections.md.
+        self.loop = RegulatorsLoop(
+            calendar, lambda a: self.sla.deadlines(a.created_at)["rectify_overdue"], loop_params
+        )
+        # Real-time notifications (stream_apps/notifier.py sends them): take_notifications().
+        self.notify = NotificationEngine(notification_params)
+        self._notifications: list[Any] = []
         self.counters = OpsCounters()
         self._wall_clock = wall_clock
         self._held: list[tuple[float, int, Any]] = []
@@ -143,6 +175,7 @@ class OpsPipeline:
                     return []
                 self.alerts.feed(entry)
                 self.rates.feed(entry)
+                self.loop.feed(entry)
                 return []
             if topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS):
                 record = decode(Violation if topic == TOPIC_VIOLATIONS else CameraEvent, value)
@@ -151,6 +184,9 @@ class OpsPipeline:
                 return self._settle()
             if topic == TOPIC_DISPOSITIONS:
                 self._hold(decode(Disposition, value))
+                return self._settle()
+            if topic == TOPIC_INSPECTIONS:
+                self._hold(decode(Inspection, value))
                 return self._settle()
             raise RecordError(f"topic {topic!r} is not an input of the ops app")
         except RecordError as exc:
@@ -206,20 +242,34 @@ class OpsPipeline:
         breaches = []
         for alert in alerts:
             breaches += self.sla.feed(alert)
+            self.rates.feed(alert)  # repeat offences count in the grade
         breaches += self.sla.advance(now)
         out += breaches
         for breach in breaches:
             self.rates.feed(breach)
         out += self.rates.advance(now)
+        loop = self.loop.feed_all(out)
+        out += self._loop(loop + self.loop.advance(now))
         return out
 
+    def _loop(self, produced: list[Any]) -> list[Any]:
+        """What the regulators' loop emitted; its breaches (inspection overdue) count in rates."""
+        for rec in produced:
+            if isinstance(rec, SlaBreach):
+                self.rates.feed(rec)
+        return produced
+
     def _feed(self, record: Any) -> list[Any]:
+        if isinstance(record, Inspection):
+            self.open_breaches.pop(f"inspection:{record.operator_id}", None)
+            return self._loop(self.loop.feed(record))
         out: list[Any] = []
         alerts = self.alerts.feed(record)
         out += alerts
         breaches = []
         for alert in alerts:
             breaches += self.sla.feed(alert)
+            self.rates.feed(alert)  # repeat offences count in the grade
         if isinstance(record, Disposition):
             breaches += self.sla.feed(record)
         else:
@@ -227,6 +277,10 @@ class OpsPipeline:
         for breach in breaches:
             self.rates.feed(breach)
         out += breaches
+        loop = self.loop.feed_all(out)
+        if not isinstance(record, Disposition):
+            loop += self.loop.feed(record)
+        out += self._loop(loop)
         return out
 
     # -- outputs ------------------------------------------------------------------
@@ -238,8 +292,16 @@ class OpsPipeline:
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
+    def take_notifications(self) -> list[Any]:
+        """Notifications decided since the last call (for the shell's outbox)."""
+        out, self._notifications = self._notifications, []
+        return out
+
     def _encode(self, events: list[Any]) -> list[Output]:
         out = []
+        if self.notify.enabled():
+            for ev in events:
+                self._notifications += self.notify.feed(ev)
         for ev in events:
             if isinstance(ev, Alert):
                 self.counters.alerts += 1
@@ -253,6 +315,9 @@ class OpsPipeline:
             elif isinstance(ev, OperatorRate):
                 self.counters.rates += 1
                 out.append(Output(TOPIC_OPERATOR_RATES, ev.operator_id, encode(ev)))
+            elif isinstance(ev, LOOP_OUTPUTS):
+                topic, key = LOOP_TOPICS[type(ev)]
+                out.append(Output(topic, getattr(ev, key), encode(ev)))
             else:  # pragma: no cover - engines only emit the records above
                 raise TypeError(f"unexpected engine output {type(ev).__name__}")
         return out

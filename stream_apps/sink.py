@@ -42,6 +42,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from schemas.records import (
+    LOOP_OUTPUT_TOPICS,
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
@@ -72,6 +73,7 @@ SINK_TOPICS: tuple[str, ...] = (
     TOPIC_ALERTS,
     TOPIC_SLA_BREACHES,
     TOPIC_OPERATOR_RATES,
+    *LOOP_OUTPUT_TOPICS,
 )
 RAW_INPUTS = frozenset({TOPIC_DETECTIONS, TOPIC_REGISTRY})
 """Inputs stored raw: a record that does not decode is the camera app's to

@@ -41,17 +41,25 @@ from schemas.records import (
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
     TOPIC_DLQ,
+    TOPIC_INSPECTION_PLAN,
+    TOPIC_KEY_MONITORING,
+    TOPIC_LICENCE_ALERTS,
     TOPIC_OPERATOR_RATES,
     TOPIC_REGISTRY,
     TOPIC_SLA_BREACHES,
+    TOPIC_STATION_KPIS,
     TOPIC_VIOLATIONS,
     Alert,
     CameraEvent,
     DeadLetter,
     FrameDetections,
+    InspectionPlanRow,
+    KeyMonitoringEntry,
+    LicenceAlert,
     OperatorRate,
     RegistryEntry,
     SlaBreach,
+    StationKpi,
     Violation,
 )
 
@@ -267,6 +275,9 @@ def alerts_table(records: Sequence[Alert]) -> pa.Table:
             "resolution": pa.array(_column(records, "resolution"), pa.string()),
             "last_actor": pa.array(_column(records, "last_actor"), pa.string()),
             "snapshot": pa.array(_column(records, "snapshot"), pa.string()),
+            "repeat_of": pa.array(_column(records, "repeat_of"), pa.string()),
+            "base_severity": pa.array(_column(records, "base_severity"), pa.string()),
+            "lenient": pa.array(_column(records, "lenient"), pa.bool_()),
         }
     )
 
@@ -341,8 +352,131 @@ def operator_rates_table(records: Sequence[OperatorRate]) -> pa.Table:
             "colour": pa.array(_column(records, "colour"), pa.string()),
             "grade_window": pa.array(_column(records, "grade_window"), pa.string()),
             "reason": pa.array(_column(records, "reason"), pa.string()),
+            "hours_to_grade": pa.array(_column(records, "hours_to_grade"), pa.float64()),
         }
     )
+
+
+# -- the regulators' loop (docs/inspections.md): flat records, one column per field --
+_ARROW: dict[str, Callable[[list[Any]], pa.Array]] = {
+    "str": lambda v: pa.array(v, pa.string()),
+    "u8": lambda v: pa.array(v, pa.uint8()),
+    "u16": lambda v: pa.array(v, pa.uint16()),
+    "u32": lambda v: pa.array(v, pa.uint32()),
+    "f64": lambda v: pa.array(v, pa.float64()),
+    "bool": lambda v: pa.array(v, pa.bool_()),
+    "ts": lambda v: _timestamps(v)[1],
+    "nts": lambda v: _nullable_timestamps(v)[1],
+    "date": lambda v: pa.array(
+        np.array(v, dtype="datetime64[D]") if v else np.array([], dtype="datetime64[D]"),
+        pa.date32(),
+    ),
+    "strs": lambda v: pa.array(v, pa.list_(pa.string())),
+}
+
+
+def _flat_table(records: Sequence[Any], columns: dict[str, str]) -> pa.Table:
+    return pa.table({name: _ARROW[kind](_column(records, name)) for name, kind in columns.items()})
+
+
+INSPECTION_PLAN_COLUMNS = {
+    "v": "u8",
+    "plan_id": "str",
+    "operator_id": "str",
+    "operator_name": "str",
+    "district": "str",
+    "station": "str",
+    "as_of": "ts",
+    "grade": "str",
+    "colour": "str",
+    "grade_reason": "str",
+    "on_key_monitoring": "bool",
+    "due_per_year": "f64",
+    "interval_days": "f64",
+    "last_inspection_at": "nts",
+    "last_on_site_at": "nts",
+    "last_result": "str",
+    "inspections_365d": "u32",
+    "next_due_at": "ts",
+    "overdue": "bool",
+    "overdue_days": "f64",
+    "month": "str",
+    "inspected_this_month": "bool",
+    "station_operators": "u32",
+    "station_inspected_this_month": "u32",
+    "risk_rank": "u32",
+    "alerts_30d": "u32",
+}
+STATION_KPI_COLUMNS = {
+    "v": "u8",
+    "kpi_id": "str",
+    "level": "str",
+    "district": "str",
+    "station": "str",
+    "day": "date",
+    "day_start": "ts",
+    "window_days": "u16",
+    **{
+        k: "u32"
+        for k in (
+            "kitchens_registered",
+            "kitchens_connected",
+            "cameras_registered",
+            "cameras_online",
+        )
+    },
+    "kitchen_coverage": "f64",
+    "camera_coverage": "f64",
+    **{
+        k: "u32"
+        for k in (
+            "kitchen_days",
+            "alerts",
+            "confirmed",
+            "rectified",
+            "false_positive",
+            "timely_due",
+            "timely_met",
+        )
+    },
+    "discovery_rate": "f64",
+    "handling_rate": "f64",
+    "timely_rate": "f64",
+    "false_alarm_rate": "f64",
+}
+KEY_MONITORING_COLUMNS = {
+    "v": "u8",
+    "entry_id": "str",
+    "operator_id": "str",
+    "operator_name": "str",
+    "district": "str",
+    "station": "str",
+    "state": "str",
+    "since": "ts",
+    "until": "nts",
+    "reason": "str",
+    "evidence": "strs",
+    "events": "u32",
+    "suspicious": "u32",
+    "revision": "u32",
+    "updated_at": "ts",
+}
+LICENCE_ALERT_COLUMNS = {
+    "v": "u8",
+    "licence_alert_id": "str",
+    "operator_id": "str",
+    "operator_name": "str",
+    "district": "str",
+    "station": "str",
+    "kind": "str",
+    "number": "str",
+    "holder": "str",
+    "stage": "str",
+    "expires_at": "nts",
+    "due_at": "ts",
+    "days_left": "f64",
+    "severity": "str",
+}
 
 
 # Contract topic -> (table, record type). Topics absent here are not stored
@@ -356,6 +490,10 @@ TABLES: dict[str, tuple[str, type]] = {
     TOPIC_ALERTS: ("bk.alerts", Alert),
     TOPIC_SLA_BREACHES: ("bk.sla_breaches", SlaBreach),
     TOPIC_OPERATOR_RATES: ("bk.operator_rates", OperatorRate),
+    TOPIC_INSPECTION_PLAN: ("bk.inspection_plan", InspectionPlanRow),
+    TOPIC_STATION_KPIS: ("bk.station_kpis", StationKpi),
+    TOPIC_KEY_MONITORING: ("bk.key_monitoring", KeyMonitoringEntry),
+    TOPIC_LICENCE_ALERTS: ("bk.licence_alerts", LicenceAlert),
 }
 
 MAX_PARTITIONS_PER_INSERT = 100
@@ -371,6 +509,9 @@ PARTITION_KEYS: dict[str, tuple[str, str]] = {
     TOPIC_DETECTIONS: ("frame_ts", "D"),  # PARTITION BY toDate(frame_ts)
     TOPIC_DLQ: ("ts", "M"),  # PARTITION BY toYYYYMM(ts)
     TOPIC_OPERATOR_RATES: ("as_of", "M"),  # PARTITION BY toYYYYMM(as_of)
+    # PARTITION BY toYYYYMM(day): day_start is the local midnight (UTC+8), at most
+    # one month off at a month's first day: only the batch split can differ.
+    TOPIC_STATION_KPIS: ("day_start", "M"),
     TOPIC_VIOLATIONS: ("started_at", "M"),  # 0180: PARTITION BY toYYYYMM(started_at)
     TOPIC_CAMERA_EVENTS: ("started_at", "M"),  # 0181: PARTITION BY toYYYYMM(started_at)
 }
@@ -429,6 +570,10 @@ class StoreWriter:
             TOPIC_ALERTS: alerts_table,
             TOPIC_SLA_BREACHES: sla_breaches_table,
             TOPIC_OPERATOR_RATES: operator_rates_table,
+            TOPIC_INSPECTION_PLAN: lambda r: _flat_table(r, INSPECTION_PLAN_COLUMNS),
+            TOPIC_STATION_KPIS: lambda r: _flat_table(r, STATION_KPI_COLUMNS),
+            TOPIC_KEY_MONITORING: lambda r: _flat_table(r, KEY_MONITORING_COLUMNS),
+            TOPIC_LICENCE_ALERTS: lambda r: _flat_table(r, LICENCE_ALERT_COLUMNS),
         }
 
     def to_arrow(self, topic: str, records: Sequence[Any]) -> pa.Table:

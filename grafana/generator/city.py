@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.generator import inspections
 from grafana.generator.common import (
     AREA_FILTER,
     Layout,
@@ -267,6 +268,7 @@ def build(city: str) -> dict[str, Any]:
             12,
             9,
         ),
+        *inspections.city_panels(lay),  # grafana/generator/inspections.py
     ]
     return dashboard(
         UID,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.generator import inspections
 from grafana.generator.common import (
     AREA_FILTER,
     DISTRICT_FILTER,
@@ -237,6 +238,7 @@ def build(city: str) -> dict[str, Any]:
             12,
             9,
         ),
+        *inspections.operators_panels(lay),  # grafana/generator/inspections.py
     ]
     return dashboard(
         UID,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.generator import inspections
 from grafana.generator.common import (
     AREA_FILTER,
     Layout,
@@ -258,6 +259,7 @@ def build(city: str) -> dict[str, Any]:
             24,
             8,
         ),
+        *inspections.sla_panels(lay),  # grafana/generator/inspections.py
     ]
     return dashboard(
         UID,

@@ -27,6 +27,15 @@ the state is a function of the set of dispositions, not of their order::
 The verdict (true or false positive) of each alert feeds precision counters
 per class and per camera; an overturned verdict moves its count.
 
+**Repeat offences** (seed 002 §19-20: "整改后重复再犯 … 屡犯不改的, 从重处罚"): a new
+violation alert of the same operator and class that starts within
+``repeat_window_s`` after an earlier one was *rectified* carries ``repeat_of``
+(that alert's id) and its severity is raised one level (``base_severity``
+keeps the original); the rates engine counts it in the grade. A **first minor
+offence** (no alert of the same operator and class in the window before it)
+rectified within ``lenient_within_s`` is flagged ``lenient`` (§19: 初次违法、危害后果
+轻微并及时改正的, 视情形不予、从轻或减轻行政处罚).
+
 ``advance`` emits nothing (grouping closes by time without an event); it
 prunes alerts resolved longer than ``retain_resolved_s`` ago.
 """
@@ -48,6 +57,7 @@ from schemas.records import (
 )
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
+_SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 # Tie-break of two verdicts at the same instant: the stronger finding wins.
 _VERDICT_RANK = {"false_positive": 0, "rectified": 1}
 RESOLVING = ("rectified", "false_positive", "closed")
@@ -80,6 +90,25 @@ class AlertParams:
     """A resolved alert is kept this long after resolution, for late dispositions."""
     max_age_s: float = 60 * 86400.0
     """Any alert is forgotten this long after creation."""
+    repeat_window_s: float = field(
+        default=30 * 86400.0,
+        metadata={
+            "help": "An offence of the same operator and class this soon after one was "
+            "rectified is a repeat offence (seed 002 §19: 整改后重复再犯)",
+            "ge": 0,
+        },
+    )
+    repeat_raises_severity: bool = field(
+        default=True, metadata={"help": "A repeat offence is raised one severity level"}
+    )
+    lenient_within_s: float = field(
+        default=86400.0,
+        metadata={
+            "help": "A first minor offence rectified within this many seconds is flagged "
+            "for leniency (seed 002 §19: 及时改正)",
+            "ge": 0,
+        },
+    )
 
 
 @dataclass
@@ -136,6 +165,8 @@ class _Alert:
         "actions",
         "verdict",
         "snapshot",
+        "repeat_of",
+        "first_offence",
     )
 
     def __init__(self) -> None:
@@ -147,6 +178,8 @@ class _Alert:
         self.verdict: str | None = None
         self.revision = 0
         self.snapshot: str | None = None  # evidence image of the first member that has one
+        self.repeat_of: str | None = None
+        self.first_offence = False
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -155,7 +188,8 @@ class _Alert:
     def from_dict(cls, d: dict[str, Any]) -> _Alert:
         a = cls()
         for s in cls.__slots__:
-            setattr(a, s, d.get(s))  # snapshot: absent in older checkpoints
+            if s in d:  # snapshots older than a slot keep its default
+                setattr(a, s, d[s])
         return a
 
     def state(self) -> str:
@@ -182,8 +216,21 @@ class _Alert:
         ts = [self.actions[k][0] for k in RESOLVING if k in self.actions]
         return min(ts) if ts else None
 
-    def record(self) -> Alert:
+    def record(self, lenient_within_s: float = 86400.0, raise_repeat: bool = True) -> Alert:
         state = self.state()
+        severity, base = self.severity, None
+        if self.repeat_of is not None and raise_repeat:
+            rank = min(SEVERITY_RANK.get(self.severity, 0) + 1, 2)
+            severity, base = _SEVERITY_OF_RANK[rank], self.severity
+        rectified = self.actions.get("rectified")
+        lenient = (
+            self.first_offence
+            and self.repeat_of is None
+            and self.severity == "minor"
+            and state == "rectified"
+            and rectified is not None
+            and rectified[0] - self.created_at <= lenient_within_s
+        )
         acts = self.actions
         last = max(((v[0], v[1]) for v in acts.values()), default=None)
         return Alert(
@@ -191,7 +238,7 @@ class _Alert:
             alert_id=self.alert_id,
             source=self.source,
             cls=self.cls,
-            severity=self.severity,
+            severity=severity,
             state=state,
             kitchen_id=self.kitchen_id,
             operator_id=self.operator_id,
@@ -209,6 +256,9 @@ class _Alert:
             resolution=state if state in RESOLVING else None,
             last_actor=last[1] if last else None,
             snapshot=self.snapshot,
+            repeat_of=self.repeat_of,
+            base_severity=base,
+            lenient=lenient,
         )
 
 
@@ -226,6 +276,8 @@ class AlertEngine:
         self._early: dict[str, list[list[Any]]] = {}
         self._precision_cls: dict[str, list[int]] = {}
         self._precision_cam: dict[str, list[int]] = {}
+        # "operator|cls" -> [[ts, alert_id, "rectified"|"raised"]]: offences and rectifications
+        self._history: dict[str, list[list[Any]]] = {}
         self._now = float("-inf")
         self.counters = AlertCounters()
 
@@ -296,6 +348,11 @@ class AlertEngine:
                 self._member_of.pop(m, None)
             for key in [k for k, v in self._groups.items() if v == aid]:
                 del self._groups[key]
+        keep = now - p.repeat_window_s - p.replay_horizon_s
+        for key in list(self._history):
+            self._history[key] = [x for x in self._history[key] if x[0] >= keep]
+            if not self._history[key]:
+                del self._history[key]
         horizon = now - p.replay_horizon_s
         for aid in [k for k, v in self._early.items() if max(x[0] for x in v) < horizon]:
             del self._early[aid]
@@ -311,6 +368,7 @@ class AlertEngine:
             "early": {k: [list(x) for x in v] for k, v in self._early.items()},
             "precision_cls": {k: list(v) for k, v in self._precision_cls.items()},
             "precision_cam": {k: list(v) for k, v in self._precision_cam.items()},
+            "history": {k: [list(x) for x in v] for k, v in self._history.items()},
             "counters": self.counters.as_dict(),
         }
 
@@ -324,6 +382,7 @@ class AlertEngine:
         self._early = {k: [list(x) for x in v] for k, v in snapshot["early"].items()}
         self._precision_cls = {k: list(v) for k, v in snapshot["precision_cls"].items()}
         self._precision_cam = {k: list(v) for k, v in snapshot["precision_cam"].items()}
+        self._history = {k: [list(x) for x in v] for k, v in snapshot.get("history", {}).items()}
         self.counters = AlertCounters(**snapshot["counters"])
 
     # -- queries ------------------------------------------------------------------
@@ -334,7 +393,7 @@ class AlertEngine:
 
     def alert(self, alert_id: str) -> Alert | None:
         a = self._alerts.get(alert_id)
-        return a.record() if a else None
+        return self._record(a) if a else None
 
     def open_alerts(self) -> int:
         return sum(a.resolved_at() is None for a in self._alerts.values())
@@ -389,18 +448,20 @@ class AlertEngine:
                 a.created_at = detected_at
                 a.group_until = started_at + p.group_window_s
                 a.updated_at = detected_at
+                if source == "violation" and operator_id:
+                    self._offence(a, f"{operator_id}|{cls}", started_at)
                 self._alerts[aid] = a
                 self._groups[key] = aid
                 self.counters.alerts += 1
                 self._add(a, member_id, camera_id, severity, detected_at)
                 early = self._early.pop(aid, None)
-                out = [a.record()]
+                out = [self._record(a)]
                 for ts, action, actor in early or ():
                     out += self._dispose(aid, ts, action, actor)
                 return out[-1:] if early else out
         self._add(a, member_id, camera_id, severity, detected_at)
         a.revision += 1
-        return [a.record()]
+        return [self._record(a)]
 
     def _add(self, a: _Alert, member_id: str, camera_id: str, severity: str, ts: float) -> None:
         a.members.append(member_id)
@@ -427,6 +488,11 @@ class AlertEngine:
             return []  # a replay, or a later repeat of the same decision
         a.actions[action] = [ts, actor]
         a.updated_at = max(a.updated_at, ts)
+        if action == "rectified" and a.source == "violation" and a.operator_id:
+            hist = self._history.setdefault(f"{a.operator_id}|{a.cls}", [])
+            hist[:] = [x for x in hist if not (x[1] == aid and x[2] == "rectified")]
+            hist.append([ts, aid, "rectified"])
+            hist.sort()
         a.revision += 1
         verdict = a.verdict_now()
         if verdict != a.verdict:
@@ -439,7 +505,22 @@ class AlertEngine:
                 for cam in a.camera_ids:
                     self._count(self._precision_cam, cam, verdict, +1)
             a.verdict = verdict
-        return [a.record()]
+        return [self._record(a)]
+
+    def _record(self, a: _Alert) -> Alert:
+        p = self.params
+        return a.record(p.lenient_within_s, p.repeat_raises_severity)
+
+    def _offence(self, a: _Alert, key: str, started_at: float) -> None:
+        """Mark a new violation alert as a repeat (or a first) offence; remember it."""
+        w = self.params.repeat_window_s
+        hist = self._history.setdefault(key, [])
+        recent = [x for x in hist if started_at - w <= x[0] <= started_at]
+        rectified = [x for x in recent if x[2] == "rectified"]
+        a.repeat_of = rectified[-1][1] if rectified else None
+        a.first_offence = not any(x[2] == "raised" for x in recent)
+        hist.append([started_at, a.alert_id, "raised"])
+        hist.sort()
 
     @staticmethod
     def _count(table: dict[str, list[int]], key: str, verdict: str, delta: int) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 
 from schemas.records import (
     SCHEMA_VERSION,
+    Alert,
     CameraEvent,
     CameraStatus,
     ClassRate,
@@ -60,9 +61,14 @@ from schemas.records import (
     SlaBreach,
     Violation,
 )
+from stream_apps.engines.grading import (
+    GRADES,
+    REPEAT_KEY,
+    GradeInputs,
+    GradingParams,
+)
+from stream_apps.engines.grading import grade as grade_of
 
-GRADES = ("A", "B", "C", "D")
-DEFAULT_COLOURS = {"A": "green", "B": "yellow", "C": "orange", "D": "red"}
 DEFAULT_WINDOWS: tuple[tuple[str, float], ...] = (
     ("1h", 3600.0),
     ("24h", 86400.0),
@@ -73,27 +79,6 @@ COARSER_RESOLUTIONS = (3600, 21600, 86400)
 MIN_BUCKETS = 24
 SLA_PREFIX = "sla:"
 INACTIVE = "registry:inactive:"
-
-
-@dataclass(frozen=True)
-class GradingParams:
-    """How rates and SLA history map to a risk grade A-D (placeholders to calibrate)."""
-
-    window: str = "30d"
-    """Window whose figures set the grade."""
-    rate_thresholds: tuple[tuple[str, float], ...] = (("B", 2.0), ("C", 5.0), ("D", 10.0))
-    """(grade, shrunk total violations per 100 camera-hours at or above which it applies)."""
-    breach_rules: tuple[tuple[str, int, str], ...] = (
-        ("rectify_overdue", 3, "B"),
-        ("yellow_card", 1, "B"),
-        ("yellow_card", 3, "C"),
-        ("escalated", 1, "C"),
-        ("escalated", 3, "D"),
-    )
-    """(breach kind, count in the window at or above which, grade)."""
-    class_rules: tuple[tuple[str, int, str], ...] = (("rodent", 1, "B"), ("rodent", 3, "C"))
-    """(violation class, raw count in the window at or above which, grade)."""
-    colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
 
 
 @dataclass(frozen=True)
@@ -120,11 +105,7 @@ class RateParams:
     def __post_init__(self) -> None:
         if self.emit_every_s <= 0 or 3600 % self.emit_every_s:
             raise ValueError("emit_every_s must divide 3600")
-        g = self.grading
-        rules = [r[0] for r in g.rate_thresholds] + [
-            r[2] for r in (*g.breach_rules, *g.class_rules)
-        ]
-        if any(r not in GRADES for r in rules):
+        if any(r not in GRADES for r in self.grading.grades_used()):
             raise ValueError(f"grades must be one of {GRADES}")
         names = [w for w, _ in self.windows]
         if self.grading.window not in names:
@@ -272,6 +253,8 @@ class RateEngine:
             self._violation(record)
         elif isinstance(record, SlaBreach):
             self._breach(record)
+        elif isinstance(record, Alert):
+            self._repeat(record)
         elif isinstance(record, RegistryEntry):
             self._register(record)
         return []
@@ -402,6 +385,14 @@ class RateEngine:
         for s in self._targets(v.camera_id):
             s.add_count(v.started_at, v.cls)
 
+    def _repeat(self, a: Alert) -> None:
+        """A repeat offence (alert.repeat_of set) counts once, at its creation, in the grade."""
+        if a.repeat_of is None or a.operator_id is None:
+            return
+        if not self._fresh("r:" + a.alert_id, a.created_at):
+            return
+        self._get_series("op:" + a.operator_id).add_count(a.created_at, REPEAT_KEY)
+
     def _breach(self, b: SlaBreach) -> None:
         if b.operator_id is None or not self._fresh("b:" + b.breach_id, b.due_at):
             return
@@ -512,8 +503,7 @@ class RateEngine:
             if all(f[2] == 0.0 and not f[3] for f in figures.values()):
                 continue
             gw = figures[p.grading.window]
-            grade, reason = self._grade(gw[2], gw[3], gw[5], gw[6])
-            colour = p.grading.colours.get(grade, DEFAULT_COLOURS[grade])
+            grade, colour, reason, to_grade = self._grade(gw[2], gw[3], gw[5], gw[6], gw[4])
             for name, (w, start, exp_s, counts, src, pexp, pcounts) in figures.items():
                 out.append(
                     self._record(
@@ -533,6 +523,7 @@ class RateEngine:
                         grade,
                         colour,
                         reason,
+                        to_grade,
                     )
                 )
         return out
@@ -546,36 +537,31 @@ class RateEngine:
         return (n + m * r0) / (exp_h + m) * 100.0, r0 * 100.0
 
     def _grade(
-        self, exp_s: float, counts: dict[str, int], pexp_s: float, pcounts: dict[str, int]
-    ) -> tuple[str, str]:
-        g = self.params.grading
-        n = sum(v for k, v in counts.items() if not k.startswith(SLA_PREFIX))
-        pn = sum(v for k, v in pcounts.items() if not k.startswith(SLA_PREFIX))
-        rate, _ = self._shrunk(n, exp_s / 3600.0, pn, pexp_s / 3600.0)
-        fired: list[tuple[str, str]] = []
-        for grade, threshold in g.rate_thresholds:
-            if rate >= threshold:
-                fired.append((grade, f"rate {rate:.2f}>={threshold:.2f}"))
-        for kind, at_least, grade in g.breach_rules:
-            c = counts.get(SLA_PREFIX + kind, 0)
-            if c >= at_least:
-                fired.append((grade, f"sla {kind} {c}>={at_least}"))
-        for cls, at_least, grade in g.class_rules:
-            c = counts.get(cls, 0)
-            if c >= at_least:
-                fired.append((grade, f"class {cls} {c}>={at_least}"))
-        if not fired:
-            return "A", f"A: rate {rate:.2f} below every threshold, no SLA or class rule"
-        top = max(GRADES.index(gr) for gr, _ in fired)
-        # Only the strongest rule of each input is named: "rate" fires once.
-        parts: dict[str, tuple[int, str]] = {}
-        for gr, text in fired:
-            name = text.rsplit(" ", 1)[0]
-            i = GRADES.index(gr)
-            if name not in parts or i > parts[name][0]:
-                parts[name] = (i, text)
-        ordered = sorted(parts.values(), key=lambda x: (-x[0], x[1]))
-        return GRADES[top], "; ".join(f"{GRADES[i]}: {t}" for i, t in ordered)
+        self,
+        exp_s: float,
+        counts: dict[str, int],
+        pexp_s: float,
+        pcounts: dict[str, int],
+        prior_src: str = "city",
+    ) -> tuple[str, str, str, float]:
+        """(grade, colour, reason, hours to grade): see stream_apps/engines/grading.py."""
+
+        def total(c: dict[str, int]) -> int:
+            return sum(v for k, v in c.items() if not k.startswith(SLA_PREFIX) and k != REPEAT_KEY)
+
+        n, pn = total(counts), total(pcounts)
+        pexp_h = pexp_s / 3600.0
+        rate, _ = self._shrunk(n, exp_s / 3600.0, pn, pexp_h)
+        return grade_of(
+            self.params.grading,
+            GradeInputs(
+                exposure_h=exp_s / 3600.0,
+                counts=counts,
+                prior_rate_h=pn / pexp_h if pexp_h > 0 else 0.0,
+                prior_source=prior_src,
+                shrunk_rate=rate,
+            ),
+        )
 
     def _record(
         self,
@@ -595,11 +581,16 @@ class RateEngine:
         grade: str,
         colour: str,
         reason: str,
+        to_grade: float = 0.0,
     ) -> OperatorRate:
         exp_h = exp_s / 3600.0
         pexp_h = pexp_s / 3600.0
         classes = []
-        keys = sorted(k for k in set(counts) | set(pcounts) if not k.startswith(SLA_PREFIX))
+        keys = sorted(
+            k
+            for k in set(counts) | set(pcounts)
+            if not k.startswith(SLA_PREFIX) and k != REPEAT_KEY
+        )
         for cls in keys:
             n = counts.get(cls, 0)
             rate, prior = self._shrunk(n, exp_h, pcounts.get(cls, 0), pexp_h)
@@ -613,7 +604,7 @@ class RateEngine:
                 )
             )
         n = sum(c.violations for c in classes)
-        pn = sum(v for k, v in pcounts.items() if not k.startswith(SLA_PREFIX))
+        pn = sum(v for k, v in pcounts.items() if not k.startswith(SLA_PREFIX) and k != REPEAT_KEY)
         rate, prior = self._shrunk(n, exp_h, pn, pexp_h)
         return OperatorRate(
             v=SCHEMA_VERSION,
@@ -643,6 +634,7 @@ class RateEngine:
             colour=colour,
             grade_window=self.params.grading.window,
             reason=reason,
+            hours_to_grade=to_grade,
         )
 
 

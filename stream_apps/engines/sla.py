@@ -17,6 +17,12 @@ here and in docs/sla-and-rates.md:
   for an alert *not disposed in time*, and over a long holiday the 5th natural
   day can come before the 3rd working day.
 
+- **rectify_24h_overdue** (the 24-hour track, seed 002 §18: "预警问题可以立即整改的, 应当于
+  24小时内完成整改"): alerts of a class in ``fixable_at_once`` (a bin lid, a hat,
+  a mask) must be resolved within ``fix_within_s`` of ``created_at``; other
+  alerts have no such clock. The 3-working-day clock still runs beside it (it
+  is the deadline for the whole procedure, 信息录入、审核).
+
 "Resolved" means a disposition ``rectified``, ``closed`` or ``false_positive``
 (nothing to rectify). A deadline is met when the meeting disposition's ``ts`` is
 before it (half-open: ``ts < due_at``).
@@ -43,7 +49,18 @@ from typing import Any
 
 from schemas.records import SCHEMA_VERSION, Alert, Disposition, Record, SlaBreach
 
-BREACH_KINDS: tuple[str, ...] = ("verify_overdue", "rectify_overdue", "yellow_card", "escalated")
+BREACH_KINDS: tuple[str, ...] = (
+    "verify_overdue",
+    "rectify_24h_overdue",
+    "rectify_overdue",
+    "yellow_card",
+    "escalated",
+)
+# A clock that does not apply to an alert (the 24-hour track of a class not fixable at once).
+NOT_APPLICABLE = "n/a"
+DEFAULT_FIXABLE_AT_ONCE = frozenset(
+    {"no_hat", "no_mask", "no_uniform", "no_gloves", "trash_uncovered"}
+)
 RESOLVING_ACTIONS = frozenset({"rectified", "closed", "false_positive"})
 
 
@@ -118,6 +135,17 @@ class SlaParams:
         default_factory=lambda: frozenset({"violation", "camera_health"})
     )
     """Alert sources that run SLA clocks."""
+    fixable_at_once: frozenset[str] = field(
+        default=DEFAULT_FIXABLE_AT_ONCE,
+        metadata={
+            "help": "Alert classes that can be fixed at once and get the 24-hour "
+            "rectification deadline (seed 002 §18)"
+        },
+    )
+    fix_within_s: float = field(
+        default=86400.0,
+        metadata={"help": "Deadline of the 24-hour track after created_at, seconds", "gt": 0},
+    )
     forget_after_s: float = 40 * 86400.0
     """A settled alert's id is remembered this long after creation (replays of it
     are ignored); alerts created longer ago than this are ignored on arrival."""
@@ -185,6 +213,10 @@ class _Clock:
         c.verified_at = d["verified_at"]
         c.resolved_at = d["resolved_at"]
         c.settled = dict(d["settled"])
+        for kind in BREACH_KINDS:  # a snapshot older than a clock kind: not applicable
+            if kind not in c.due:
+                c.due[kind] = c.alert["created_at"]
+                c.settled[kind] = NOT_APPLICABLE
         return c
 
 
@@ -312,6 +344,7 @@ class SlaEngine:
             due, covered = self._deadlines(alert.created_at)
             if not covered:
                 self.counters.uncovered_calendar += 1
+            fixable = alert.source == "violation" and alert.cls in p.fixable_at_once
             clock = self._clocks[aid] = _Clock(
                 {
                     "source": alert.source,
@@ -326,6 +359,8 @@ class SlaEngine:
                 due,
                 covered,
             )
+            if not fixable:
+                clock.settled["rectify_24h_overdue"] = NOT_APPLICABLE
             self.counters.alerts += 1
             early = self._early.pop(aid, None)
             self._early_seen.pop(aid, None)
@@ -441,6 +476,7 @@ class SlaEngine:
         return (
             {
                 "verify_overdue": created_at + p.verify_within_s,
+                "rectify_24h_overdue": created_at + p.fix_within_s,
                 "rectify_overdue": rectify,
                 "yellow_card": yellow,
                 "escalated": escalate,
@@ -465,6 +501,7 @@ def _merge(clock: _Clock, verified_at: float | None, resolved_at: float | None) 
 
 __all__ = [
     "BREACH_KINDS",
+    "DEFAULT_FIXABLE_AT_ONCE",
     "SlaCounters",
     "SlaEngine",
     "SlaParams",

@@ -160,3 +160,60 @@ def test_a_good_disposition_is_202_and_reaches_the_topic(ops_url, broker):
     assert keys[alert_id] == alert_id.encode()  # keyed by alert_id, as the contract says
     # Refused requests published nothing.
     assert not [d for d in seen if d.alert_id in ("a-missing", "a-wrong")]
+
+
+# -- issue 18: POST /inspections, same auth rules -----------------------------------
+def post_inspection(url: str, body: bytes, token: str | None = TOKEN) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(f"{url}/inspections", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_inspections_need_the_token_and_a_valid_body_and_reach_their_topic(ops_url, broker):
+    from schemas.records import TOPIC_INSPECTIONS, Inspection
+
+    operator = f"op-{uuid.uuid4().hex[:8]}"
+    good = json.dumps(
+        {
+            "v": 1,
+            "operator_id": operator,
+            "ts": 1793610000.0,
+            "inspector": "甲",
+            "station": "友谊路所",
+            "kind": "on_site",
+            "result": "pass",
+        }
+    ).encode()
+    assert post_inspection(ops_url, good, token=None)[0] == 401
+    assert post_inspection(ops_url, good, token="wrong")[0] == 401
+    status, answer = post_inspection(ops_url, good.replace(b"on_site", b"drive_by"))
+    assert status == 422 and "kind" in answer["error"]
+    assert post_inspection(ops_url, b" " * (MAX_BODY_BYTES + 1))[0] == 413
+    status, answer = post_inspection(ops_url, good)
+    assert status == 202 and answer["accepted"] == operator
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"insp-check-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([TOPIC_INSPECTIONS])
+    seen: list[tuple[bytes | None, Inspection]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(i.operator_id == operator for _, i in seen):
+            for msg in consumer.consume(num_messages=100, timeout=0.5):
+                if not msg.error() and msg.value() is not None:
+                    seen.append((msg.key(), decode(Inspection, msg.value())))
+    finally:
+        consumer.close()
+    mine = [(k, i.kind) for k, i in seen if i.operator_id == operator]
+    assert mine == [(operator.encode(), "on_site")]

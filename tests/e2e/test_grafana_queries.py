@@ -187,6 +187,18 @@ def _ops_records(client) -> tuple[list[Alert], list[SlaBreach], list[OperatorRat
     return alerts, breaches, rates
 
 
+def _month_records(writer: StoreWriter) -> None:
+    """The regulators' loop tables (issue 18): the hand-built month's rows."""
+    from brightkitchen import inspections_scenario
+    from schemas.records import LOOP_OUTPUT_TOPICS, TOPIC_RECORDS, decode
+
+    _, outputs = inspections_scenario.run_ops()
+    for topic in LOOP_OUTPUT_TOPICS:
+        records = [decode(TOPIC_RECORDS[topic], o.value) for o in outputs if o.topic == topic]
+        assert records, topic
+        writer.write(topic, records)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     work = tmp_path_factory.mktemp("grafana-replay")
@@ -210,6 +222,7 @@ def store(tmp_path_factory):
     writer.write("bk.alerts.v1", alerts)
     writer.write("bk.sla-breaches.v1", breaches)
     writer.write("bk.operator-rates.v1", rates)
+    _month_records(writer)
     yield client, work
     client.close()
 
@@ -273,6 +286,11 @@ def test_variable_queries_cascade_from_district_to_station(store):
     "uid, title",
     [
         ("bk-city", "Top operators"),
+        ("bk-city", "Station KPIs (latest day, 30-day rates)"),
+        ("bk-operators", "Inspection plan (riskiest first per station)"),
+        ("bk-operators", "Monthly full round per station"),
+        ("bk-operators", "Licence and health-certificate warnings"),
+        ("bk-sla", "Inspections overdue"),
         ("bk-city", "Violations started"),
         ("bk-cameras", "Longest offline"),
         ("bk-cameras", "Coverage per station"),

@@ -32,6 +32,11 @@ TABLE_NAMES = {
     "alerts",
     "sla_breaches",
     "operator_rates",
+    "inspection_plan",
+    "station_kpis",
+    "key_monitoring",
+    "licence_alerts",
+    "quarantine",
 }
 
 

@@ -31,6 +31,7 @@ from schemas.records import (
     Inspection,
     Record,
     RegistryEntry,
+    decode,
     encode,
 )
 from stream_apps.engines.alerts import AlertEngine
@@ -106,6 +107,33 @@ def ops_feed() -> tuple[list[RegistryEntry], list[Record]]:
     return registry, sorted(outputs + alert_records + dispositions, key=_ts)
 
 
+@cache
+def loop_feed() -> tuple[list[RegistryEntry], list[Record]]:
+    """The regulators' loop (issue 18): the hand-built month's camera events, alerts and
+    inspections (brightkitchen/inspections_scenario.py)."""
+    from brightkitchen import inspections_scenario as sc
+    from schemas.records import TOPIC_ALERTS, TOPIC_CAMERA_EVENTS, TOPIC_INSPECTIONS, Alert
+
+    _, outputs = sc.run_ops(until=sc.t(20))
+    alerts = [decode(Alert, o.value) for o in outputs if o.topic == TOPIC_ALERTS]
+    own = [r for t, _, r in sc.ops_feed() if t in (TOPIC_CAMERA_EVENTS, TOPIC_INSPECTIONS)]
+    return sc.registry(), sorted(alerts + own, key=_ts)
+
+
+def _loop():
+    from stream_apps.engines.loop import RegulatorsLoop
+
+    calendar = WorkingCalendar(set(), set(), covered_years={2026})
+    sla = SlaEngine(calendar)
+    return RegulatorsLoop(calendar, lambda a: sla.deadlines(a.created_at)["rectify_overdue"])
+
+
+def _notifications():
+    from stream_apps.engines.notifications import NotificationEngine, NotificationParams
+
+    return NotificationEngine(NotificationParams(operator_webhooks=("*=json:http://x/y",)))
+
+
 @dataclass(frozen=True)
 class EngineCase:
     name: str
@@ -125,6 +153,8 @@ CASES = [
     EngineCase("alerts", AlertEngine, ops_feed, True),
     EngineCase("sla", lambda: SlaEngine(WorkingCalendar(set(), set())), ops_feed, True),
     EngineCase("rates", RateEngine, ops_feed, True),
+    EngineCase("regulators_loop", _loop, loop_feed, True),
+    EngineCase("notifications", _notifications, ops_feed, True),
 ]
 
 

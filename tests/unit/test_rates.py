@@ -220,6 +220,8 @@ def test_a_district_with_enough_exposure_is_the_prior():
 def test_grade_follows_the_rate_thresholds_and_names_the_rate():
     grading = GradingParams(
         window="24h",
+        min_exposure_h=0.0,
+        relative_thresholds=(),
         rate_thresholds=(("B", 10.0), ("C", 40.0), ("D", 1000.0)),
         breach_rules=(),
         class_rules=(),
@@ -232,12 +234,13 @@ def test_grade_follows_the_rate_thresholds_and_names_the_rate():
     assert (bad.grade, bad.colour) == ("C", "orange")
     assert bad.reason.startswith("C: rate 50.00>=40.00")
     assert (good.grade, good.colour) == ("A", "green")
-    assert good.reason.startswith("A: rate 0.00 below")
+    assert good.reason.startswith("A: 0 violations")
 
 
 def test_sla_history_raises_the_grade_and_says_so():
     grading = GradingParams(
         window="24h",
+        min_exposure_h=0.0,
         rate_thresholds=(("B", 10.0),),
         breach_rules=(("yellow_card", 1, "B"), ("escalated", 1, "D")),
         class_rules=(),
@@ -252,7 +255,9 @@ def test_sla_history_raises_the_grade_and_says_so():
 
 
 def test_a_rodent_sighting_raises_the_grade_by_class_rule():
-    e = engine(grading=GradingParams(window="24h", rate_thresholds=(("D", 1e9),)))
+    e = engine(
+        grading=GradingParams(window="24h", min_exposure_h=0.0, rate_thresholds=(("D", 1e9),))
+    )
     e.feed(reg("c1"))
     out = run(e, [violation("c1", 600, cls="rodent")], until=H)
     row = latest(out, "op1", "24h")
