@@ -295,6 +295,14 @@ def _ast(client: Any, body: str) -> list[tuple[int, str, str]]:
     return nodes
 
 
+_EXPLAIN_PREFIX = re.compile(
+    r"^\s*EXPLAIN(\s+(AST|SYNTAX|PLAN|PIPELINE|ESTIMATE|QUERY\s+TREE|TABLE\s+OVERRIDE))?"
+    r"(\s+\w+\s*=\s*[\w']+\s*,?)*\s*",
+    re.IGNORECASE,
+)
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
+
+
 def check_read_only(client: Any, sql: str, default_format: str = "JSONEachRow") -> ReadQuery:
     """Check ``sql`` is one read-only statement that touches nothing outside the
     store; raise :class:`QueryRefused` naming the reason.
@@ -326,7 +334,18 @@ def check_read_only(client: Any, sql: str, default_format: str = "JSONEachRow") 
         raise QueryRefused(
             f"{first} is not a read: only {'/'.join(READ_KINDS[:-1])} statements are run"
         )
-    for tok in tokens:
+    checked = tokens
+    if first == "EXPLAIN":
+        # sqlglot reads EXPLAIN as a command whose rest is one opaque token:
+        # check the explained statement's own tokens instead.
+        inner = _EXPLAIN_PREFIX.sub("", canonical, count=1)
+        try:
+            checked = sqlglot.tokenize(inner, read="clickhouse")
+        except Exception as exc:
+            raise QueryRefused(f"cannot read the statement: {first_line(exc)}") from None
+    if _INTO_OUTFILE.search(canonical):  # whatever the tokenizer made of it
+        raise QueryRefused("INTO OUTFILE is refused: query never writes files")
+    for tok in checked:
         if tok.token_type == TokenType.INTO or tok.text.upper() == "OUTFILE":
             raise QueryRefused("INTO OUTFILE is refused: query never writes files")
         if tok.token_type == TokenType.SEMICOLON:
