@@ -30,8 +30,9 @@ from schemas.records import (
     TOPIC_VIOLATIONS,
 )
 from stream_apps.camera_pipeline import STATE_TOPIC
+from stream_apps.ops_pipeline import OPS_STATE_TOPIC
 
-COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC})
+COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC, OPS_STATE_TOPIC})
 
 ALL_TOPICS: tuple[str, ...] = (
     *INPUT_TOPICS,
@@ -43,6 +44,7 @@ ALL_TOPICS: tuple[str, ...] = (
     TOPIC_DLQ,
     TOPIC_PROGRESS,
     STATE_TOPIC,
+    OPS_STATE_TOPIC,
 )
 
 

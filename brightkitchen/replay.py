@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from brightkitchen.runtime import PipelineRuntime
-from schemas.records import INPUT_TOPICS, TOPIC_REGISTRY
+from schemas.records import INPUT_TOPICS, TOPIC_DISPOSITIONS, TOPIC_REGISTRY
 
 
 class Envelope(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,6 +38,34 @@ class ReplayInputError(ValueError):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+
+KEY_FIELD = {topic: "camera_id" for topic in INPUT_TOPICS}
+KEY_FIELD[TOPIC_DISPOSITIONS] = "alert_id"
+"""The value field each input topic is partitioned by (co-partitioning rests on it)."""
+
+
+class _Keyed(msgspec.Struct):
+    camera_id: str | None = None
+    alert_id: str | None = None
+    operator_id: str | None = None
+
+
+_keyed = msgspec.json.Decoder(_Keyed)
+
+
+def partition_key(path: Path, number: int, env: Envelope) -> str:
+    """The key a record is published with: its value's key field, whatever the
+    envelope says (a missing or wrong envelope key is corrected, never honoured)."""
+    name = KEY_FIELD[env.topic]
+    try:
+        key = getattr(_keyed.decode(env.value), name)
+    except msgspec.DecodeError as exc:
+        raise ReplayInputError(f"{path}:{number}: value is not a JSON object: {exc}") from None
+    if not isinstance(key, str) or not key:
+        raise ReplayInputError(
+            f"{path}:{number}: the {env.topic} value has no {name!r} to partition by"
+        )
+    return key
 
 
 def read_envelopes(
@@ -62,6 +90,7 @@ def read_envelopes(
                     f"{path}:{number}: topic {env.topic!r} is not an input topic "
                     f"(expected one of {', '.join(INPUT_TOPICS)})"
                 )
+            env.key = partition_key(path, number, env)
             size = len(env.value) + len((env.key or "").encode("utf-8", "surrogatepass"))
             if size > max_record_bytes:
                 raise ReplayInputError(

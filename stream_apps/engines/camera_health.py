@@ -303,6 +303,9 @@ class CameraHealthEngine:
         self._cams: dict[str, _Camera] = {}
         self._reg: dict[str, _Reg] = {}
         self._clock = -INF
+        # False: only advance() moves the clock (the camera pipeline's robust
+        # partition clock), so one camera's future frames cannot move it.
+        self.self_clocked = True
         # No camera can go offline before this clock; a lower bound, kept cheap.
         self._next_due = INF
         self._offline_wait = p.offline_after_s + p.lateness_s
@@ -530,7 +533,7 @@ class CameraHealthEngine:
             self._n_unregistered += 1
         ts = rec.frame_ts
         out: list[CameraEvent] = []
-        if ts > self._clock:
+        if ts > self._clock and self.self_clocked:
             self._clock = ts
         if self._clock >= self._next_due:
             # Before this frame counts as a sign of life: it may end a silence
@@ -581,7 +584,7 @@ class CameraHealthEngine:
             cam = self._camera(st.camera_id)
         ts = st.ts
         out: list[CameraEvent] = []
-        if ts > self._clock:
+        if ts > self._clock and self.self_clocked:
             self._clock = ts
         if self._clock >= self._next_due:
             self._scan(out)
