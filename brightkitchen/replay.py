@@ -53,19 +53,19 @@ class _Keyed(msgspec.Struct):
 _keyed = msgspec.json.Decoder(_Keyed)
 
 
-def partition_key(path: Path, number: int, env: Envelope) -> str:
+def partition_key(env: Envelope) -> str | None:
     """The key a record is published with: its value's key field, whatever the
-    envelope says (a missing or wrong envelope key is corrected, never honoured)."""
-    name = KEY_FIELD[env.topic]
+    envelope says (a missing or wrong envelope key is corrected, never honoured).
+
+    A value without that field (or not an object) is not a valid record of its
+    topic: it keeps the envelope's key and the stream app dead-letters it with
+    the reason, like any other bad input.
+    """
     try:
-        key = getattr(_keyed.decode(env.value), name)
-    except msgspec.DecodeError as exc:
-        raise ReplayInputError(f"{path}:{number}: value is not a JSON object: {exc}") from None
-    if not isinstance(key, str) or not key:
-        raise ReplayInputError(
-            f"{path}:{number}: the {env.topic} value has no {name!r} to partition by"
-        )
-    return key
+        key = getattr(_keyed.decode(env.value), KEY_FIELD[env.topic])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return env.key
+    return key if isinstance(key, str) and key else env.key
 
 
 def read_envelopes(
@@ -90,13 +90,13 @@ def read_envelopes(
                     f"{path}:{number}: topic {env.topic!r} is not an input topic "
                     f"(expected one of {', '.join(INPUT_TOPICS)})"
                 )
-            env.key = partition_key(path, number, env)
             size = len(env.value) + len((env.key or "").encode("utf-8", "surrogatepass"))
             if size > max_record_bytes:
                 raise ReplayInputError(
                     f"{path}:{number}: record of {size:,} bytes (key and value): at most "
                     f"{max_record_bytes:,} bytes fit the broker's message-size limit"
                 )
+            env.key = partition_key(env)
             yield number, env
 
 
