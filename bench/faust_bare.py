@@ -26,7 +26,7 @@ settings = load()
 TOTAL = int(os.environ.get("BK_BENCH_TOTAL", "0"))
 OUT = Path(os.environ.get("BK_BENCH_OUT", "faust-bare.json"))
 
-app = make_app(settings.app_id, settings.web_port)
+app = make_app(settings.app_id, settings.web_port, settings)
 inputs = app.topic(TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 
 

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from brightkitchen import cli_inspections
-from brightkitchen.settings import Settings, SettingsError, load, name_index
+from brightkitchen.cli_common import _fail, _settings, console
+from brightkitchen.settings import Settings, name_index
 from brightkitchen.settings_tree import UnknownSettingError, check_environment
 
 _debug = {"on": False}
@@ -61,28 +62,6 @@ topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics of the contrac
 app.add_typer(topics_app, name="topics")
 app.add_typer(cli_inspections.inspections_app, name="inspections")
 app.add_typer(cli_inspections.report_app, name="report")
-console = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    try:
-        return load()
-    except SettingsError as exc:  # names the variable, key or file
-        console.print(
-            f"[red]invalid BK_* settings:[/red] {escape(_settings_line(exc))}", highlight=False
-        )
-        raise typer.Exit(2) from None
-
-
-def _settings_line(exc: Exception) -> str:
-    """A settings error on one line: pydantic's errors as ``BK_NAME: why``."""
-    errors = getattr(exc.__context__, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"BK_{'__'.join(str(p) for p in e.get('loc', ())).upper()}: {e.get('msg')}"
-            for e in errors()
-        )
-    return " ".join(str(exc).split())
 
 
 @app.callback()
@@ -97,11 +76,6 @@ def _check_settings_names(
     except UnknownSettingError as exc:
         console.print(f"[red]invalid BK_* settings:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager
@@ -345,12 +319,12 @@ def stream(
 
         main(settings)
         return
-    from stream_apps.app import APPS
+    if app_name != "ops":
+        raise _fail(f"no stream app {app_name!r}; choose one of cameras, ops", 2)
+    from stream_apps.agents.ops import make_ops_app
 
-    if app_name not in APPS:
-        raise _fail(f"no stream app {app_name!r}; choose one of cameras, {', '.join(APPS)}", 2)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]
-    APPS[app_name]().main()
+    make_ops_app(settings).main()
 
 
 @app.command()

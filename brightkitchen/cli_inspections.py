@@ -8,20 +8,10 @@ from pathlib import Path
 
 import typer
 
+from brightkitchen.cli_common import _fail, _settings
+
 inspections_app = typer.Typer(no_args_is_help=True, help="Inspections: record them, see the plan.")
 report_app = typer.Typer(no_args_is_help=True, help="Printable reports for the stations.")
-
-
-def _settings():
-    from brightkitchen.cli import _settings as settings
-
-    return settings()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    from brightkitchen.cli import _fail as fail
-
-    return fail(message, code)
 
 
 @inspections_app.command("record")

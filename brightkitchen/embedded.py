@@ -31,8 +31,9 @@ from schemas.records import (
     TOPIC_VIOLATIONS,
 )
 from stream_apps.camera_pipeline import STATE_TOPIC
+from stream_apps.ops_pipeline import OPS_STATE_TOPIC
 
-COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC})
+COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC, OPS_STATE_TOPIC})
 
 ALL_TOPICS: tuple[str, ...] = (
     *INPUT_TOPICS,
@@ -45,6 +46,7 @@ ALL_TOPICS: tuple[str, ...] = (
     *LOOP_OUTPUT_TOPICS,
     TOPIC_PROGRESS,
     STATE_TOPIC,
+    OPS_STATE_TOPIC,
 )
 
 

@@ -353,7 +353,9 @@ def run_ops(
     pipeline = OpsPipeline(
         WorkingCalendar(set(), set(), covered_years={2026}),
         notification_params=notification_params,
-        wall_clock=lambda: 0.0,
+        # A fixed "now" at the end of the month: deterministic, and (as a live
+        # run's wall clock would) after every disposition the feed holds.
+        wall_clock=lambda: until,
     )
     offsets: dict[str, int] = {}
     outputs: list[Any] = []

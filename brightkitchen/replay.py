@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from brightkitchen.runtime import PipelineRuntime
-from schemas.records import INPUT_TOPICS, TOPIC_REGISTRY
+from schemas.records import INPUT_TOPICS, TOPIC_DISPOSITIONS, TOPIC_REGISTRY
 
 
 class Envelope(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,6 +38,34 @@ class ReplayInputError(ValueError):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+
+KEY_FIELD = {topic: "camera_id" for topic in INPUT_TOPICS}
+KEY_FIELD[TOPIC_DISPOSITIONS] = "alert_id"
+"""The value field each input topic is partitioned by (co-partitioning rests on it)."""
+
+
+class _Keyed(msgspec.Struct):
+    camera_id: str | None = None
+    alert_id: str | None = None
+    operator_id: str | None = None
+
+
+_keyed = msgspec.json.Decoder(_Keyed)
+
+
+def partition_key(env: Envelope) -> str | None:
+    """The key a record is published with: its value's key field, whatever the
+    envelope says (a missing or wrong envelope key is corrected, never honoured).
+
+    A value without that field (or not an object) is not a valid record of its
+    topic: it keeps the envelope's key and the stream app dead-letters it with
+    the reason, like any other bad input.
+    """
+    try:
+        key = getattr(_keyed.decode(env.value), KEY_FIELD[env.topic])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return env.key
+    return key if isinstance(key, str) and key else env.key
 
 
 def read_envelopes(
@@ -68,6 +96,7 @@ def read_envelopes(
                     f"{path}:{number}: record of {size:,} bytes (key and value): at most "
                     f"{max_record_bytes:,} bytes fit the broker's message-size limit"
                 )
+            env.key = partition_key(env)
             yield number, env
 
 

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     dispositions_token: str | None = Field(
         None, description="bearer token of POST /dispositions; unset = endpoint off"
     )
+    disposition_max_skew_s: float = Field(
+        3600.0,
+        ge=0,
+        description="a disposition dated more than this after the ops clock (or the wall "
+        "clock, whichever is later) is refused: 422 on HTTP, dead letter on the topic",
+    )
     calendar_override: Path | None = Field(
         None, description="JSON of holidays/workdays for years the calendar package lacks"
     )

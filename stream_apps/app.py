@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import ssl
 import tempfile
+from typing import TYPE_CHECKING
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from brightkitchen.settings import load
+if TYPE_CHECKING:  # entry points load Settings and hand it down; imports point down
+    from brightkitchen.settings import Settings
 
-settings = load()
 
-
-def broker_credentials() -> faust.SASLCredentials | faust.SSLCredentials | None:
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
     """The BK_KAFKA_* security settings in Faust's form (the librdkafka clients use
     Settings.kafka_client_config() for the same settings)."""
     protocol = settings.kafka_security_protocol.upper()
@@ -56,7 +56,9 @@ class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by start()
+        wait = getattr(transport.app, "fetch_max_wait_ms", None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = wait  # read by start()
         return consumer
 
 
@@ -72,11 +74,13 @@ class _Transport(faust_aiokafka.Transport):
 class App(faust.App):
     """faust.App whose consumer fetches wait at most ``BK_FETCH_MAX_WAIT_MS``."""
 
+    fetch_max_wait_ms: int | None = None
+
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
 
 
-def make_app(app_id: str, web_port: int) -> faust.App:
+def make_app(app_id: str, web_port: int, settings: Settings) -> faust.App:
     """A Faust app on the configured broker, serving /metrics on ``web_port``."""
     app = App(
         app_id,
@@ -98,8 +102,9 @@ def make_app(app_id: str, web_port: int) -> faust.App:
         web_port=web_port,
         web_bind=settings.web_bind,
         datadir=tempfile.mkdtemp(prefix="bk-faust-"),
-        broker_credentials=broker_credentials(),
+        broker_credentials=broker_credentials(settings),
     )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
 
     @app.page("/metrics")
     async def metrics(web, request):
@@ -108,12 +113,3 @@ def make_app(app_id: str, web_port: int) -> faust.App:
         return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
-
-
-def ops_app() -> faust.App:
-    from stream_apps.agents import ops
-
-    return ops.app
-
-
-APPS = {"ops": ops_app}

@@ -42,9 +42,15 @@ from stream_apps.dlq import Output, dead_letter
 from stream_apps.engines.violations import ViolationEngine, ViolationParams
 
 MAX_FUTURE_S = 300.0
-"""A frame stamped further than this ahead of the partition watermark is
-dead-lettered: one broken clock must not drag the clock of every camera on
-the partition forward."""
+"""A record stamped further than this ahead of its input's clock on the
+partition is dead-lettered."""
+
+MAX_STEP_S = 120.0
+"""A camera's record moves its input's clock only when it is at most this far
+after the same camera's previous record on that input: a camera whose clock
+jumps (+290 s per frame, say) keeps its own time but never drags the clock of
+the other cameras on the partition. A camera's first record, or its first after
+an outage, moves the clock from its next record on."""
 
 
 STATE_TOPIC = "bk.state.cameras.v1"
@@ -76,17 +82,26 @@ the oldest is processed early rather than memory growing."""
 
 
 class PartitionEngines:
-    """The engines owning one partition's cameras, its watermark and held status.
+    """The engines owning one partition's cameras, its clocks and held status.
 
-    Frames are the clock: the watermark is the newest ``frame_ts`` of the
-    partition. Status records come on another topic that the consumer may
-    read far ahead of the frames (a replay reads the small status topic
-    faster), so they are held until the watermark reaches their ``ts`` and
-    then fed in event-time order with the frames.
+    Each input (detections, camera status) has its own clock: the newest event
+    time of the records it has read, where a camera counts only while it steps
+    by at most MAX_STEP_S (per-camera clocks: one broken clock cannot move the
+    others). Each topic partition is read in order, so an input's clock - and
+    the future guard checked against it - does not depend on how the consumer
+    interleaves the topics.
+
+    The watermark (the clock that decides silence) is the detections clock;
+    when the shell reports the detections input idle (nothing more to read),
+    the status clock moves it too, so heartbeats alone still move time. Status
+    records are held until the watermark reaches their ``ts`` and then fed in
+    event-time order with the frames.
     """
 
     def __init__(self, violation_params: ViolationParams, health_factory) -> None:
         self.health = health_factory() if health_factory else None
+        if self.health is not None and hasattr(self.health, "self_clocked"):
+            self.health.self_clocked = False  # the partition clock below moves it
         suppressed = self.health.suppressing if self.health is not None else None
         self.violations = ViolationEngine(violation_params, suppressed_by=suppressed)
         self.watermark = float("-inf")
@@ -94,6 +109,37 @@ class PartitionEngines:
         # records unprocessed (they are read again) instead of carrying them.
         self.held_status: list[tuple[float, int, CameraStatus, int]] = []
         self._held_seq = 0
+        # input topic -> its clock; (topic, camera) -> that camera's newest ts there.
+        self.input_clock: dict[str, float] = {}
+        self.camera_clock: dict[tuple[str, str], float] = {}
+        self.idle: set[str] = set()
+
+    def observe(self, topic: str, camera_id: str, ts: float) -> None:
+        """A valid record of ``camera_id`` on ``topic`` at ``ts``: move the clocks."""
+        key = (topic, camera_id)
+        prev = self.camera_clock.get(key)
+        if prev is not None and ts <= prev:
+            return
+        self.camera_clock[key] = ts
+        # A camera's first record (or a jump) is not trusted: only a second one
+        # within MAX_STEP_S of it moves the clock, so one far-future first
+        # frame of a fresh partition cannot set the clock of the others.
+        if (
+            prev is not None
+            and ts - prev <= MAX_STEP_S
+            and ts > self.input_clock.get(topic, float("-inf"))
+        ):
+            self.input_clock[topic] = ts
+
+    def clock_of(self, topic: str) -> float:
+        return self.input_clock.get(topic, float("-inf"))
+
+    def effective_clock(self) -> float:
+        """The watermark the engines may move to now (see the class doc)."""
+        clock = self.clock_of(TOPIC_DETECTIONS)
+        if TOPIC_DETECTIONS in self.idle:
+            clock = max(clock, self.clock_of(TOPIC_CAMERA_STATUS))
+        return max(self.watermark, clock)
 
     def hold(self, status: CameraStatus, offset: int) -> None:
         self._held_seq += 1
@@ -197,6 +243,8 @@ class CameraPipeline:
             "watermark": _finite(eng.watermark),
             "health_clock": _finite(eng.health.clock) if eng.health else None,
             "offsets": offsets,
+            "input_clock": dict(eng.input_clock),
+            "camera_clock": [[t, c, ts] for (t, c), ts in sorted(eng.camera_clock.items())],
         }
         out.append(Output(STATE_TOPIC, MARKER_KEY, _json.encode(marker), partition))
         return out
@@ -223,6 +271,8 @@ class CameraPipeline:
             return {}
         if marker["watermark"] is not None:
             eng.watermark = marker["watermark"]
+        eng.input_clock = dict(marker.get("input_clock") or {})
+        eng.camera_clock = {(t, c): ts for t, c, ts in marker.get("camera_clock") or ()}
         self.covered[partition] = dict(marker["offsets"])
         self.next_offsets[partition] = dict(marker["offsets"])
         return dict(marker["offsets"])
@@ -250,12 +300,16 @@ class CameraPipeline:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_DETECTIONS:
                 frame = decode(FrameDetections, value)
-                self._check_clock(eng, frame.frame_ts)
+                self._check_clock(eng, topic, frame.frame_ts)
+                eng.idle.discard(topic)
+                eng.observe(topic, frame.camera_id, frame.frame_ts)
                 dirty.add(frame.camera_id)
                 return self._frame(eng, frame)
             if topic == TOPIC_CAMERA_STATUS:
                 status = decode(CameraStatus, value)
-                self._check_clock(eng, status.ts)
+                self._check_clock(eng, topic, status.ts)
+                eng.idle.discard(topic)
+                eng.observe(topic, status.camera_id, status.ts)
                 dirty.add(status.camera_id)
                 return self._status(eng, status, offset)
             if topic == TOPIC_REGISTRY:
@@ -298,13 +352,33 @@ class CameraPipeline:
                     break
         return self._encode(events)
 
+    def set_idle(self, partition: int, topic: str, idle: bool = True) -> None:
+        """The shell read everything there is on ``topic``'s ``partition`` (or not).
+
+        An idle detections input no longer holds the clock back: the status
+        clock moves the watermark too (a fleet sending only heartbeats). The
+        next record of the topic makes it active again.
+        """
+        eng = self.engines(partition)
+        if idle:
+            eng.idle.add(topic)
+        else:
+            eng.idle.discard(topic)
+
+    def clock(self, partition: int) -> float:
+        """The partition's watermark (``-inf`` before any event)."""
+        eng = self.partitions.get(partition)
+        return eng.watermark if eng is not None else float("-inf")
+
     def advance(self, partition: int, now: float | None = None) -> list[Output]:
         """Move the partition's clock to its watermark (or ``now`` if later)."""
         eng = self.partitions.get(partition)
         if eng is None:
             return []
-        if now is not None and now > eng.watermark:
-            eng.watermark = now
+        clock = eng.effective_clock()
+        if now is not None and now > clock:
+            clock = now
+        eng.watermark = clock
         if eng.watermark == float("-inf"):
             return []
         events: list[Any] = []
@@ -332,31 +406,39 @@ class CameraPipeline:
         )
 
     # -- internals ------------------------------------------------------------
-    def _check_clock(self, eng: PartitionEngines, ts: float) -> None:
-        """A record more than MAX_FUTURE_S ahead of the partition's clock goes to the DLQ.
+    def _check_clock(self, eng: PartitionEngines, topic: str, ts: float) -> None:
+        """A record more than MAX_FUTURE_S ahead of its input's clock goes to the DLQ.
 
-        A fresh partition has no clock yet. Live, its first records are checked against
+        The reference is the clock of the record's own input on the partition
+        (its topic partition is read in order, so the verdict does not depend on
+        how the topics interleave) or the watermark if that is later.
+        A fresh input has no clock yet. Live, its first records are checked against
         the wall clock, so one far-future first frame cannot set every camera's clock
         there. A replay's clock is event time only (a feed dated after today must give
         the events it will give then), so there the first record sets it unchecked.
         """
-        fresh = eng.watermark == float("-inf")
+        own = eng.input_clock.get(topic, float("-inf"))
+        fresh = own == float("-inf") and eng.watermark == float("-inf")
         if fresh and not self.live:
             return
-        reference = self._wall_clock() if fresh else eng.watermark
+        reference = self._wall_clock() if fresh else max(own, eng.watermark)
         if ts > reference + MAX_FUTURE_S:
             raise RecordError(
                 f"future timestamp: {ts:.3f} is {ts - reference:.0f} s ahead of the "
-                f"{'wall clock' if fresh else 'partition watermark'} (limit {MAX_FUTURE_S:.0f} s)"
+                f"{'wall clock' if fresh else 'partition clock'} (limit {MAX_FUTURE_S:.0f} s)"
             )
 
     def _frame(self, eng: PartitionEngines, frame: FrameDetections) -> list[Output]:
-        if frame.frame_ts > eng.watermark:
-            eng.watermark = frame.frame_ts
+        clock = eng.clock_of(TOPIC_DETECTIONS)
         events: list[Any] = []
+        if clock > eng.watermark:
+            eng.watermark = clock
+            if eng.health is not None:
+                # Silence up to now is decided before this frame counts as life.
+                events += eng.health.advance(clock)
         if eng.health is not None:
-            if eng.held_status and eng.held_status[0][0] <= frame.frame_ts:
-                for status in eng.release_status(frame.frame_ts):
+            if eng.held_status and eng.held_status[0][0] <= eng.watermark:
+                for status in eng.release_status(eng.watermark):
                     events += eng.health.feed(status)
             events += eng.health.feed(frame)
         events += eng.violations.feed(frame)

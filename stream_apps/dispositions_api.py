@@ -10,9 +10,25 @@ token configured (the endpoint is off rather than open).
 from __future__ import annotations
 
 import hmac
+import math
+import time
 
 from schemas.records import Disposition, RecordError, decode
 from stream_apps.http_body import MAX_BODY_BYTES
+
+MAX_SKEW_S = 3600.0
+"""Default of BK_DISPOSITION_MAX_SKEW_S: how far a disposition's ``ts`` may be
+after the clock before it is refused (never held without bound)."""
+
+
+def future_reason(ts: float, clock: float, max_skew_s: float) -> str | None:
+    """Why a disposition dated ``ts`` is refused against ``clock``, or None."""
+    if math.isfinite(clock) and ts > clock + max_skew_s:
+        return (
+            f"future timestamp: ts {ts:.3f} is {ts - clock:.0f} s after the clock "
+            f"(limit {max_skew_s:.0f} s)"
+        )
+    return None
 
 
 def authorize(
@@ -32,9 +48,18 @@ def authorize(
 
 
 def accept_disposition(
-    authorization: str | None, body: bytes, token: str | None, max_bytes: int = MAX_BODY_BYTES
+    authorization: str | None,
+    body: bytes,
+    token: str | None,
+    max_bytes: int = MAX_BODY_BYTES,
+    clock: float | None = None,
+    max_skew_s: float = MAX_SKEW_S,
 ) -> tuple[int, dict, Disposition | None]:
-    """(HTTP status, JSON answer, the record to publish or None)."""
+    """(HTTP status, JSON answer, the record to publish or None).
+
+    ``clock`` is the ops clock; the reference is it or the wall clock, whichever
+    is later, so a live endpoint refuses a ``ts`` in 2099 from the first request.
+    """
     refused = authorize(authorization, token)
     if refused is not None:
         return *refused, None
@@ -44,4 +69,8 @@ def accept_disposition(
         record = decode(Disposition, body)
     except RecordError as exc:
         return 422, {"error": str(exc)}, None
+    reference = max(time.time(), clock if clock is not None else -math.inf)
+    reason = future_reason(record.ts, reference, max_skew_s)
+    if reason is not None:
+        return 422, {"error": reason}, None
     return 202, {"accepted": record.alert_id, "action": record.action}, record

@@ -18,6 +18,7 @@ the answer is a function of the input, not of how the topics interleaved.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import time
@@ -25,9 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from schemas.records import (
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
+    TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_DISPOSITIONS,
     TOPIC_INSPECTION_PLAN,
@@ -57,6 +61,7 @@ from schemas.records import (
     decode,
     encode,
 )
+from stream_apps.dispositions_api import MAX_SKEW_S, future_reason
 from stream_apps.dlq import Output, dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
 from stream_apps.engines.loop import LoopParams, RegulatorsLoop
@@ -72,7 +77,14 @@ OPS_INPUTS: tuple[str, ...] = (
     TOPIC_INSPECTIONS,
     TOPIC_PROGRESS,
 )
+OPS_STATE_TOPIC = "bk.state.ops.v1"
+"""Internal compacted topic: the ops app's checkpoints (partition 0)."""
+OPS_MARKER_KEY = "__ops__"
+CHUNK_BYTES = 256 * 1024
+"""A checkpoint is written in chunks of this size (a broker's message limit is
+about 1 MB), in one of two slots; the marker names the complete one."""
 CAMERA_APP = "cameras"
+CAMERA_CLOCK_TOPICS = frozenset({TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS})
 RESOLVED = frozenset({"rectified", "closed", "false_positive"})
 
 
@@ -99,6 +111,15 @@ class OpsCounters:
     camera app (which reads the same topic), so one bad record gives one DLQ row."""
 
 
+_KIND: dict[type, str] = {
+    Violation: "violation",
+    CameraEvent: "camera_event",
+    Disposition: "disposition",
+    Inspection: "inspection",
+}
+_TYPE = {v: k for k, v in _KIND.items()}
+
+
 def event_time(record: Violation | CameraEvent | Disposition | Inspection) -> float:
     """When a held record happened, for ordering: the decision time of an episode
     record (a close is decided no earlier than its end), the ts of a disposition."""
@@ -121,7 +142,9 @@ class OpsPipeline:
         loop_params: LoopParams | None = None,
         notification_params: NotificationParams | None = None,
         wall_clock: Callable[[], float] = time.time,
+        disposition_max_skew_s: float = MAX_SKEW_S,
     ) -> None:
+        self.disposition_max_skew_s = disposition_max_skew_s
         self.alerts = AlertEngine(alert_params or AlertParams())
         self.sla = SlaEngine(calendar, sla_params or SlaParams())
         self.rates = RateEngine(rate_params or RateParams())
@@ -144,11 +167,113 @@ class OpsPipeline:
         self.clock = -math.inf
         # Breaches of alerts not yet resolved: alert_id -> [(kind, district)].
         self.open_breaches: dict[str, list[tuple[str, str]]] = {}
+        # Every engine with snapshot()/restore() is checkpointed under its name;
+        # engines added later only need register_engine.
+        self.engines: dict[str, Any] = {}
+        for name, engine in (
+            ("alerts", self.alerts),
+            ("sla", self.sla),
+            ("rates", self.rates),
+            ("loop", self.loop),
+            ("notify", self.notify),
+        ):
+            self.register_engine(name, engine)
+        # (topic, partition) -> next offset seen; what a restored checkpoint covers.
+        self.next_offsets: dict[tuple[str, int], int] = {}
+        self.covered: dict[tuple[str, int], int] = {}
+        self._generation = 0
+
+    def register_engine(self, name: str, engine: Any) -> None:
+        """Checkpoint ``engine`` (anything with snapshot()/restore()) under ``name``."""
+        if not (callable(getattr(engine, "snapshot", None)) and callable(engine.restore)):
+            raise TypeError(f"engine {name!r} has no snapshot()/restore()")
+        self.engines[name] = engine
+
+    # -- checkpoints ----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the app knows: engines, held records, clocks, offsets."""
+        return {
+            "version": 1,
+            "engines": {name: eng.snapshot() for name, eng in self.engines.items()},
+            "held": [[ts, seq, _KIND[type(r)], encode(r).decode()] for ts, seq, r in self._held],
+            "seq": self._seq,
+            "consumed": [[t, p, o] for (t, p), o in sorted(self._consumed.items())],
+            "marks": {str(p): [[wm, outs] for wm, outs in m] for p, m in self._marks.items()},
+            "partition_clock": {str(p): c for p, c in self._partition_clock.items()},
+            "clock": self.clock if math.isfinite(self.clock) else None,
+            "open_breaches": {a: [list(r) for r in rows] for a, rows in self.open_breaches.items()},
+            "offsets": [[t, p, o] for (t, p), o in sorted(self.next_offsets.items())],
+            "counters": dict(vars(self.counters)),
+        }
+
+    def restore_snapshot(self, snap: dict[str, Any]) -> None:
+        for name, state in snap["engines"].items():
+            engine = self.engines.get(name)
+            if engine is not None:  # an engine no longer registered is dropped
+                engine.restore(state)
+        self._held = [
+            (ts, seq, decode(_TYPE[kind], raw.encode())) for ts, seq, kind, raw in snap["held"]
+        ]
+        heapq.heapify(self._held)
+        self._seq = snap["seq"]
+        self._consumed = {(t, p): o for t, p, o in snap["consumed"]}
+        self._marks = {int(p): [(wm, outs) for wm, outs in m] for p, m in snap["marks"].items()}
+        self._partition_clock = {int(p): c for p, c in snap["partition_clock"].items()}
+        self.clock = -math.inf if snap["clock"] is None else snap["clock"]
+        self.open_breaches = {
+            a: [tuple(r) for r in rows] for a, rows in snap["open_breaches"].items()
+        }
+        self.next_offsets = {(t, p): o for t, p, o in snap["offsets"]}
+        self.covered = dict(self.next_offsets)
+        self.counters = OpsCounters(**snap["counters"])
+
+    def checkpoint(self) -> list[Output]:
+        """The snapshot as records of OPS_STATE_TOPIC: chunks in one slot, then the marker."""
+        self._generation += 1
+        slot = self._generation % 2
+        data = msgspec.json.encode(self.snapshot())
+        chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+        out = [Output(OPS_STATE_TOPIC, f"{slot}/{i}", chunk, 0) for i, chunk in enumerate(chunks)]
+        marker = {
+            "generation": self._generation,
+            "slot": slot,
+            "chunks": len(chunks),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        out.append(Output(OPS_STATE_TOPIC, OPS_MARKER_KEY, msgspec.json.encode(marker), 0))
+        return out
+
+    def restore(self, records: dict[str, bytes]) -> dict[tuple[str, int], int]:
+        """Load the latest complete checkpoint (latest value per key of OPS_STATE_TOPIC);
+        return the input offsets it covers (empty when there is none)."""
+        raw = records.get(OPS_MARKER_KEY)
+        if raw is None:
+            return {}
+        marker = msgspec.json.decode(raw)
+        slot = marker["slot"]
+        parts = [records.get(f"{slot}/{i}") for i in range(marker["chunks"])]
+        data = b"".join(p for p in parts if p is not None)
+        if None in parts or hashlib.sha256(data).hexdigest() != marker["sha256"]:
+            raise RuntimeError(
+                f"ops checkpoint {marker['generation']} in {OPS_STATE_TOPIC} is incomplete"
+            )
+        self.restore_snapshot(msgspec.json.decode(data))
+        self._generation = marker["generation"]
+        return dict(self.covered)
+
+    def expected_offset(self, topic: str, partition: int) -> int:
+        """The next offset of ``topic[partition]`` this state has not seen."""
+        return self.next_offsets.get((topic, partition), 0)
 
     # -- records ------------------------------------------------------------------
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> list[Output]:
+        tp = (topic, partition)
+        if offset < self.covered.get(tp, 0):
+            return []  # covered by the restored checkpoint (at-least-once redelivery)
+        if offset >= self.next_offsets.get(tp, 0):
+            self.next_offsets[tp] = offset + 1
         self.counters.records += 1
         try:
             if value is None and topic == TOPIC_REGISTRY:
@@ -160,7 +285,7 @@ class OpsPipeline:
                 progress = decode(Progress, value)
                 if (
                     progress.app == CAMERA_APP
-                    and progress.topic == TOPIC_DETECTIONS
+                    and progress.topic in CAMERA_CLOCK_TOPICS
                     and progress.watermark is not None
                 ):
                     self._marks.setdefault(progress.partition, []).append(
@@ -183,7 +308,15 @@ class OpsPipeline:
                 self._hold(record)
                 return self._settle()
             if topic == TOPIC_DISPOSITIONS:
-                self._hold(decode(Disposition, value))
+                disposition = decode(Disposition, value)
+                # Against the camera clock or the wall clock, whichever is later:
+                # the topic may be read far ahead of the progress records that
+                # move the clock (a replay), which must not refuse valid ones.
+                reference = max(self.reported_clock(), self._wall_clock())
+                reason = future_reason(disposition.ts, reference, self.disposition_max_skew_s)
+                if reason is not None:
+                    raise RecordError(reason)
+                self._hold(disposition)
                 return self._settle()
             if topic == TOPIC_INSPECTIONS:
                 self._hold(decode(Inspection, value))
@@ -203,6 +336,12 @@ class OpsPipeline:
         heapq.heappush(self._held, (event_time(record), self._seq, record))
 
     # -- the clock ----------------------------------------------------------------
+    def reported_clock(self) -> float:
+        """The newest watermark any camera partition reported (backed or not)."""
+        clocks = list(self._partition_clock.values())
+        clocks += [m[-1][0] for m in self._marks.values() if m]
+        return max(clocks, default=-math.inf)
+
     def _settle(self) -> list[Output]:
         """Advance the clock as far as the backed watermarks allow; release what it passed."""
         for partition, marks in self._marks.items():

@@ -461,6 +461,9 @@ class CameraHealthEngine:
         self._due: list[tuple[float, str]] = []
         self._idle_expiry = p.idle_expiry_s
         self._n_expired = 0
+        # False: only advance() moves the clock (the camera pipeline's robust
+        # partition clock), so one camera's future frames cannot move it.
+        self.self_clocked = True
         self._offline_wait = p.offline_after_s + p.lateness_s
         self._n_frames = 0
         self._n_statuses = 0
@@ -729,7 +732,7 @@ class CameraHealthEngine:
             self._n_unregistered += 1
         ts = rec.frame_ts
         out: list[CameraEvent] = []
-        if ts > self._clock:
+        if ts > self._clock and self.self_clocked:
             self._clock = ts
         if self._due and self._due[0][0] <= self._clock:
             # Before this frame counts as a sign of life: it may end a silence
@@ -780,7 +783,7 @@ class CameraHealthEngine:
             cam = self._camera(st.camera_id)
         ts = st.ts
         out: list[CameraEvent] = []
-        if ts > self._clock:
+        if ts > self._clock and self.self_clocked:
             self._clock = ts
         if self._due and self._due[0][0] <= self._clock:
             self._scan(out)

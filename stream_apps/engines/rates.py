@@ -156,16 +156,32 @@ class _Series:
             c = buckets.setdefault(b, {})
             c[key] = c.get(key, 0) + 1
 
-    def window(self, res: int, start: int, end: float) -> tuple[float, dict[str, int]]:
+    def window(
+        self, res: int, start: int, end: float, fine: int | None = None
+    ) -> tuple[float, dict[str, int]]:
+        """Exposure and counts of the buckets in [start, end).
+
+        A ``res`` bucket that ``end`` cuts is summed from the ``fine`` buckets
+        before ``end`` instead, so nothing stamped after ``end`` is counted: a
+        row is a function of the events up to its ``as_of`` only, whatever else
+        happened to have arrived already.
+        """
+        cut = int(end // res) * res if fine is not None and fine in self.exp else None
+        if cut is not None and cut >= end:
+            cut = None
         exposure = 0.0
-        for b, e in self.exp[res].items():
-            if start <= b < end:
-                exposure += e
         counts: dict[str, int] = {}
-        for b, c in self.cnt[res].items():
-            if start <= b < end:
-                for k, n in c.items():
-                    counts[k] = counts.get(k, 0) + n
+        spans = [(res, start, end if cut is None else cut)]
+        if cut is not None:
+            spans.append((fine, max(start, cut), end))
+        for r, lo, hi in spans:
+            for b, e in self.exp[r].items():
+                if lo <= b < hi:
+                    exposure += e
+            for b, c in self.cnt[r].items():
+                if lo <= b < hi:
+                    for k, n in c.items():
+                        counts[k] = counts.get(k, 0) + n
         return exposure, counts
 
     def prune(self, keep_from: dict[int, int]) -> None:
@@ -228,7 +244,10 @@ class RateEngine:
             fit = [r for r in COARSER_RESOLUTIONS if w / r >= MIN_BUCKETS]
             res[name] = max(fit) if fit else p.emit_every_s
         self._window_res = res
-        self._resolutions = tuple(sorted(set(res.values())))
+        # The emission cadence is always kept too: the bucket an as_of cuts is
+        # summed from it (see _Series.window).
+        self._fine = p.emit_every_s
+        self._resolutions = tuple(sorted(set(res.values()) | {p.emit_every_s}))
         self._cameras: dict[str, _Camera] = {}
         # camera -> (operator_id, district, station, active)
         self._registry: dict[str, tuple[str, str, str, bool]] = {}
@@ -321,7 +340,7 @@ class RateEngine:
             return 0.0
         res = self._window_res[window]
         w = dict(self.params.windows)[window]
-        return s.window(res, int((as_of - w) // res) * res, as_of)[0] / 3600.0
+        return s.window(res, int((as_of - w) // res) * res, as_of, self._fine)[0] / 3600.0
 
     # -- inputs -------------------------------------------------------------------
     def _cam(self, camera_id: str) -> _Camera:
@@ -445,6 +464,8 @@ class RateEngine:
         for name, w in self.params.windows:
             r = self._window_res[name]
             longest[r] = max(longest.get(r, 0.0), w)
+        fine = self._fine
+        longest[fine] = max(longest.get(fine, 0.0), max(self._window_res.values()) + fine)
         keep = {r: int((as_of - w) // r) * r for r, w in longest.items()}
         for key in list(self._series):
             s = self._series[key]
@@ -480,7 +501,7 @@ class RateEngine:
                 return 0.0, {}
             got = cache.get((key, window))
             if got is None:
-                got = cache[(key, window)] = series.window(res, start, as_of)
+                got = cache[(key, window)] = series.window(res, start, as_of, self._fine)
             return got
 
         out: list[OperatorRate] = []
@@ -491,7 +512,7 @@ class RateEngine:
             for name, w in p.windows:
                 res = self._window_res[name]
                 start = int((as_of - w) // res) * res
-                exp_s, counts = series.window(res, start, as_of)
+                exp_s, counts = series.window(res, start, as_of, self._fine)
                 prior_src = "city"
                 prior_exp, prior_counts = priors(city, "city", name, res, start)
                 ds = self._series.get("district:" + district) if district else None

@@ -44,12 +44,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from math import inf
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from prometheus_client import Counter
 
-from brightkitchen.settings import Settings
 from schemas.records import (
     TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
@@ -62,6 +61,9 @@ from schemas.records import (
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
 from stream_apps.dlq import Output
 from stream_apps.partition_reader import read_latest
+
+if TYPE_CHECKING:  # the entry point loads Settings and hands it down
+    from brightkitchen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -359,13 +361,10 @@ def build(settings: Settings) -> CameraShell:
     return CameraShell(settings, pipeline)
 
 
-def main(settings: Settings | None = None) -> None:
+def main(settings: Settings) -> None:
     """Run one camera worker until SIGTERM/SIGINT; serve /metrics on ``web_port``."""
     from prometheus_client import start_http_server
 
-    from brightkitchen.settings import load
-
-    settings = settings or load()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

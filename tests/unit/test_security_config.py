@@ -162,8 +162,7 @@ def test_the_faust_apps_get_the_broker_credentials(secure_settings, monkeypatch)
 
     # The TLS context loads the CA file for real: give it one that exists.
     secure = secure_settings.model_copy(update={"kafka_ssl_cafile": certifi.where()})
-    monkeypatch.setattr(faust_app, "settings", secure)
-    made = faust_app.make_app("bk-security-test", free_port())
+    made = faust_app.make_app("bk-security-test", free_port(), secure)
     creds = made.conf.broker_credentials
     assert creds is not None
     assert (creds.username, creds.password) == ("bk-stream", SECRET)
@@ -195,10 +194,10 @@ def test_the_runtime_consumers_use_the_wait_and_producers_do_not(
 def test_the_faust_worker_consumer_uses_the_wait(monkeypatch):
     from stream_apps import app as faust_app
 
-    monkeypatch.setattr(faust_app, "settings", Settings(_env_file=None, fetch_max_wait_ms=37))
+    settings = Settings(_env_file=None, fetch_max_wait_ms=37)
 
     async def build() -> int:
-        made = faust_app.make_app("bk-fetch-wait-test", free_port())
+        made = faust_app.make_app("bk-fetch-wait-test", free_port(), settings)
         consumer = made.consumer._thread._create_worker_consumer(made.transport)
         try:
             return consumer._fetch_max_wait_ms

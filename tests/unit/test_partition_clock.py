@@ -1,0 +1,133 @@
+"""The camera partition clock: every input moves it, read order does not matter,
+and one camera with a broken clock cannot move the others (DESIGN principle 2)."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+
+from schemas.records import (
+    TOPIC_CAMERA_EVENTS,
+    TOPIC_CAMERA_STATUS,
+    TOPIC_DETECTIONS,
+    TOPIC_DLQ,
+    TOPIC_REGISTRY,
+    TOPIC_VIOLATIONS,
+)
+from stream_apps.camera_pipeline import CameraPipeline
+from tests.unit.test_bad_input import T0, dumps, frame, registry, status
+
+P = 0
+CAMS = ("cam-a", "cam-b", "cam-c")
+
+
+def feed_records() -> tuple[list[tuple[str, float, bytes]], list[tuple[str, float, bytes]]]:
+    """(frames, statuses) of three cameras; cam-c stops sending frames after 2 min;
+    the last 10 min are heartbeats only."""
+    frames, statuses = [], []
+    for i in range(600):
+        for cam in CAMS:
+            if cam == "cam-c" and i >= 120:
+                continue
+            dets = (("rodent", 0.9),) if cam == "cam-a" and 200 <= i < 215 else ()
+            frames.append((cam, T0 + i, dumps(frame(cam, T0 + i, i, dets))))
+    for i in range(0, 1200, 30):
+        for cam in ("cam-a", "cam-b"):
+            statuses.append((cam, T0 + i, dumps(status(cam, T0 + i))))
+    return frames, statuses
+
+
+def run(order: list[tuple[str, bytes]]) -> tuple[dict[str, bytes], int, float]:
+    """Feed one interleaving; the stored rows (latest per id), dead letters, clock."""
+    pipeline = CameraPipeline()
+    out = []
+    offsets: dict[str, int] = {}
+    for cam in CAMS:
+        order_ = [(TOPIC_REGISTRY, dumps(registry(cam)))]
+        for topic, value in order_:
+            out += pipeline.handle(topic, P, offsets.setdefault(topic, 0), cam.encode(), value)
+            offsets[topic] += 1
+    for topic, value in order:
+        off = offsets.get(topic, 0)
+        offsets[topic] = off + 1
+        out += pipeline.handle(topic, P, off, None, value)
+        out += pipeline.advance(P)
+    pipeline.set_idle(P, TOPIC_DETECTIONS)  # everything read
+    pipeline.set_idle(P, TOPIC_CAMERA_STATUS)
+    out += pipeline.advance(P)
+    rows: dict[str, bytes] = {}
+    for o in out:
+        if o.topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS):
+            rec = msgspec.json.decode(o.value)
+            rows[rec.get("violation_id") or rec["event_id"]] = o.value
+    dlq = sum(1 for o in out if o.topic == TOPIC_DLQ)
+    return rows, dlq, pipeline.clock(P)
+
+
+def interleavings():
+    frames, statuses = feed_records()
+    f = [(TOPIC_DETECTIONS, v) for _, _, v in frames]
+    s = [(TOPIC_CAMERA_STATUS, v) for _, _, v in statuses]
+    merged = sorted(
+        [(ts, 0, TOPIC_DETECTIONS, v) for _, ts, v in frames]
+        + [(ts, 1, TOPIC_CAMERA_STATUS, v) for _, ts, v in statuses]
+    )
+    rng = random.Random(3)
+    mixed, fi, si = [], 0, 0
+    while fi < len(f) or si < len(s):  # a random merge keeping each topic's order
+        if si >= len(s) or (fi < len(f) and rng.random() < 0.9):
+            mixed.append(f[fi])
+            fi += 1
+        else:
+            mixed.append(s[si])
+            si += 1
+    return {
+        "frames_first": f + s,
+        "statuses_first": s + f,
+        "by_event_time": [(t, v) for _, _, t, v in merged],
+        "random_merge": mixed,
+    }
+
+
+def test_interleavings_give_identical_rows_and_no_dead_letters():
+    results = {name: run(order) for name, order in interleavings().items()}
+    reference_rows, _, _ = results["by_event_time"]
+    kinds = {msgspec.json.decode(v).get("kind") for v in reference_rows.values()}
+    assert "offline" in kinds  # cam-c went silent: the clock moved on without it
+    assert any(b"rodent" in v for v in reference_rows.values())
+    for name, (rows, dlq, clock) in results.items():
+        assert dlq == 0, name
+        assert rows == reference_rows, name
+        # the heartbeats-only tail moved the clock to the last event time of the input
+        assert clock == T0 + 1170, name
+
+
+def test_heartbeats_alone_move_the_clock_once_frames_are_idle():
+    pipeline = CameraPipeline()
+    pipeline.handle(TOPIC_REGISTRY, P, 0, None, dumps(registry("cam-a")))
+    for i in range(10):
+        pipeline.handle(TOPIC_DETECTIONS, P, i, None, dumps(frame("cam-a", T0 + i, i)))
+    for j, ts in enumerate(range(30, 6 * 86400, 30)):
+        pipeline.handle(TOPIC_CAMERA_STATUS, P, j, None, dumps(status("cam-a", T0 + ts)))
+    pipeline.advance(P)
+    assert pipeline.clock(P) == T0 + 9  # frames may still come: the statuses wait
+    pipeline.set_idle(P, TOPIC_DETECTIONS)
+    pipeline.advance(P)
+    assert pipeline.clock(P) == T0 + 6 * 86400 - 30
+
+
+def test_a_ratcheting_clock_changes_nothing_for_the_other_cameras():
+    frames, _ = feed_records()
+    clean = [(TOPIC_DETECTIONS, v) for _, _, v in frames]
+    broken = list(clean)
+    # cam-x steps +290 s per frame, 25 frames, interleaved from minute 3 on
+    for k in range(25):
+        value = dumps(frame("cam-x", T0 + 180 + 290 * (k + 1), k))
+        broken.insert(3 * (180 + k) + k, (TOPIC_DETECTIONS, value))
+    clean_rows, _, clean_clock = run(clean)
+    rows, dlq, clock = run(broken)
+    others = {k: v for k, v in rows.items() if b'"cam-x"' not in v}
+    assert others == clean_rows
+    assert clock == clean_clock
+    assert dlq >= 20  # its frames ahead of the robust clock by > 300 s are dead letters
