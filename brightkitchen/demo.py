@@ -186,11 +186,14 @@ def _summary(console: Console, rt, config: FleetConfig, published: int, elapsed:
     [(frames, dead)] = rt.client.query(
         "SELECT (SELECT count() FROM bk.detections), (SELECT count() FROM bk.dead_letters)"
     ).result_rows
+    def figure(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"  # None: nothing to score in a short run
+
     console.print(
         f"{published:,} records in {elapsed:.0f} s; {frames:,} frames stored; "
         f"{dead} dead letters. Against the simulator's ground truth: "
-        f"precision {scores.precision:.3f}, recall {scores.recall:.3f}, "
-        f"duplicates/episode {scores.duplicates_per_episode:.3f}"
+        f"precision {figure(scores.precision)}, recall {figure(scores.recall)}, "
+        f"duplicates/episode {figure(scores.duplicates_per_episode)}"
     )
 
 

@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BK_",
         env_nested_delimiter="__",
-        env_file=os.environ.get("BK_ENV_FILE", ".env"),
+        env_file=".env",  # or BK_ENV_FILE, read by load() (not at import)
         extra="ignore",
     )
 
@@ -362,7 +362,7 @@ def load() -> Settings:
         dotenv = Path(env.get("BK_ENV_FILE", ".env"))
         if dotenv.is_file():
             check_environment(name_index(), _dotenv_names(dotenv))
-        return Settings()
+        return Settings(_env_file=dotenv)
     except UnknownSettingError as exc:
         raise SettingsError(str(exc)) from None
     except ValueError as exc:  # pydantic's ValidationError is one

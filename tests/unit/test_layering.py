@@ -128,3 +128,74 @@ def test_no_import_cycle_between_modules():
     # A package's __init__ re-exporting its own modules is not a cycle of roles.
     real = [c for c in cycles if not all(m == c[0] or m.startswith(c[0] + ".") for m in c)]
     assert real == []
+
+
+IMPORT_PROBE = r"""
+import json, os, sys, tempfile
+
+class Recording(dict):
+    seen = set()
+    def __getitem__(self, k):
+        Recording.seen.add(k); return super().__getitem__(k)
+    def get(self, k, default=None):
+        Recording.seen.add(k); return super().get(k, default)
+    def __contains__(self, k):
+        Recording.seen.add(k); return super().__contains__(k)
+
+probe_load = os.environ.pop("BK_TEST_PROBE_LOAD", "")
+tmp = tempfile.gettempdir()
+before = set(os.listdir(tmp)) | set(os.listdir("."))
+os.environ = Recording(os.environ)
+import brightkitchen.settings as bs
+built = []
+real_settings_init = bs.Settings.__init__
+def counting_settings(self, *a, **k):
+    built.append(1); real_settings_init(self, *a, **k)
+bs.Settings.__init__ = counting_settings
+import faust
+made = []
+real_init = faust.App.__init__
+def counting_init(self, *a, **k):
+    made.append(a[:1]); real_init(self, *a, **k)
+faust.App.__init__ = counting_init
+import stream_apps.shells.cameras, stream_apps.agents.ops, stream_apps.app, stream_apps.sink
+if probe_load:  # the probe's own check: building settings is seen
+    bs.load()
+after = set(os.listdir(tmp)) | set(os.listdir("."))
+print(json.dumps({
+    "bk_env_read": sorted(k for k in Recording.seen if k.startswith("BK_")),
+    "apps": len(made),
+    "settings_built": len(built),
+    "new_files": sorted(after - before),
+}))
+"""
+
+
+def test_importing_the_shells_does_no_work(tmp_path):
+    """No app is built, no BK_* variable read, no file made when a shell is imported."""
+    import json
+    import subprocess
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"bk_env_read": [], "apps": 0, "settings_built": 0, "new_files": []}
+    # ...and the probe would see it if one did: building the settings is counted.
+    env["BK_TEST_PROBE_LOAD"] = "1"
+    probed = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(probed.stdout.strip().splitlines()[-1])["settings_built"] == 1
