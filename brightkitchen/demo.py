@@ -186,6 +186,7 @@ def _summary(console: Console, rt, config: FleetConfig, published: int, elapsed:
     [(frames, dead)] = rt.client.query(
         "SELECT (SELECT count() FROM bk.detections), (SELECT count() FROM bk.dead_letters)"
     ).result_rows
+
     def figure(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.3f}"  # None: nothing to score in a short run
 
