@@ -4,24 +4,20 @@ with the documented status; a good disposition reaches bk.dispositions.v1."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
 
-from brightkitchen.embedded import create_topics, free_port, start_broker
+from brightkitchen.embedded import create_topics, start_broker
 from schemas.records import TOPIC_DISPOSITIONS, Disposition, decode
 from stream_apps.dispositions_api import MAX_BODY_BYTES
+from tests.e2e.ops_worker import running_ops_worker  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-7f3a"
 
 
@@ -35,44 +31,14 @@ def broker():
 
 @pytest.fixture(scope="module")
 def ops_url(broker, tmp_path_factory):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
-    env.update(
-        BK_KAFKA_BOOTSTRAP=broker.bootstrap,
-        BK_APP_ID=f"bk-disp-{uuid.uuid4().hex[:8]}",
-        BK_PARTITIONS="2",
-        BK_OPS_WEB_PORT=str(port),
-        BK_WEB_PORT=str(free_port()),
-        BK_WEB_BIND="127.0.0.1",
+    with running_ops_worker(
+        broker.bootstrap,
+        f"bk-disp-{uuid.uuid4().hex[:8]}",
+        tmp_path_factory.mktemp("ops") / "ops.log",
+        lambda port: metrics_status(f"http://127.0.0.1:{port}") is not None,
         BK_DISPOSITIONS_TOKEN=TOKEN,
-    )
-    log = tmp_path_factory.mktemp("ops") / "ops.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "stream_apps", "ops", "worker", "-l", "warn"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert worker.poll() is None, f"ops worker exited: {log.read_text()[-2000:]}"
-            if metrics_status(url) is not None:  # the web server answers
-                break
-            assert time.monotonic() < deadline, f"no /metrics in 90 s: {log.read_text()[-2000:]}"
-            time.sleep(0.2)
-        yield url
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    ) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def metrics_status(url: str) -> int | None:

@@ -5,25 +5,21 @@ whole however it arrives; a bad one gets a status with a reason; the endpoint go
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from brightkitchen.embedded import create_topics, free_port, start_broker
+from brightkitchen.embedded import create_topics, start_broker
 from schemas.records import TOPIC_DISPOSITIONS, Disposition, decode
 from stream_apps.dispositions_api import MAX_BODY_BYTES
+from tests.e2e.ops_worker import running_ops_worker  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-bodies-9c1d"
 BODY_TIMEOUT_S = 3.0
 ACCEPTED: list[str] = []  # alert ids answered 202, checked on the topic at the end
@@ -39,42 +35,15 @@ def broker():
 
 @pytest.fixture(scope="module")
 def port(broker, tmp_path_factory):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
-    env.update(
-        BK_KAFKA_BOOTSTRAP=broker.bootstrap,
-        BK_APP_ID=f"bk-bodies-{uuid.uuid4().hex[:8]}",
-        BK_PARTITIONS="2",
-        BK_OPS_WEB_PORT=str(port),
-        BK_WEB_PORT=str(free_port()),
-        BK_WEB_BIND="127.0.0.1",
+    with running_ops_worker(
+        broker.bootstrap,
+        f"bk-bodies-{uuid.uuid4().hex[:8]}",
+        tmp_path_factory.mktemp("ops") / "ops.log",
+        answers,
         BK_DISPOSITIONS_TOKEN=TOKEN,
         BK_HTTP_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
-    )
-    log = tmp_path_factory.mktemp("ops") / "ops.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "stream_apps", "ops", "worker", "-l", "warn"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while not answers(port):
-            assert worker.poll() is None, f"ops worker exited: {log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"no web server in 90 s: {log.read_text()[-2000:]}"
-            time.sleep(0.2)
-        yield port
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    ) as ops_port:
+        yield ops_port
 
 
 def answers(port: int) -> bool:
