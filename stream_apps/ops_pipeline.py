@@ -10,7 +10,12 @@ Its clock is the camera app's watermark, propagated explicitly: every
 ``bk.progress.v1`` record of the camera app carries its partition's watermark
 and the output offsets produced before it. A watermark counts once every
 output it lists has been read here, so every event up to it is known. The
-app's clock is the lowest watermark over the camera partitions. Events and
+app's clock is the lowest watermark over the camera partitions: every
+partition the camera app has reported on (its registry progress names the
+partitions that have cameras) holds the clock until it reports a watermark, so
+one worker starting later than another does not let the clock run past its
+cameras' events (``SILENT_PARTITION_GRACE_S`` bounds the wait for a partition
+whose cameras never send anything). Events and
 dispositions are held until that clock passes their event time and are then
 fed in event-time order, with the engines advanced to each one's time first:
 the answer is a function of the input, not of how the topics interleaved.
@@ -86,6 +91,10 @@ about 1 MB), in one of two slots; the marker names the complete one."""
 CAMERA_APP = "cameras"
 CAMERA_CLOCK_TOPICS = frozenset({TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS})
 RESOLVED = frozenset({"rectified", "closed", "false_positive"})
+SILENT_PARTITION_GRACE_S = 900.0
+"""A camera partition the camera app reported on but that has no watermark yet holds
+the clock until the other partitions have moved this far (event time) past the first
+watermark; then it is left out until it reports (its cameras never sent anything)."""
 
 
 # Outputs of the regulators' loop: record type -> (topic, key field).
@@ -164,6 +173,9 @@ class OpsPipeline:
         # outputs they list, oldest first; and the latest backed watermark.
         self._marks: dict[int, list[tuple[float, dict[str, int]]]] = {}
         self._partition_clock: dict[int, float] = {}
+        # Camera partitions the camera app reported on; the first backed watermark.
+        self._known_partitions: set[int] = set()
+        self._first_clock = math.inf
         self.clock = -math.inf
         # Breaches of alerts not yet resolved: alert_id -> [(kind, district)].
         self.open_breaches: dict[str, list[tuple[str, str]]] = {}
@@ -200,6 +212,8 @@ class OpsPipeline:
             "consumed": [[t, p, o] for (t, p), o in sorted(self._consumed.items())],
             "marks": {str(p): [[wm, outs] for wm, outs in m] for p, m in self._marks.items()},
             "partition_clock": {str(p): c for p, c in self._partition_clock.items()},
+            "known_partitions": sorted(self._known_partitions),
+            "first_clock": self._first_clock if math.isfinite(self._first_clock) else None,
             "clock": self.clock if math.isfinite(self.clock) else None,
             "open_breaches": {a: [list(r) for r in rows] for a, rows in self.open_breaches.items()},
             "offsets": [[t, p, o] for (t, p), o in sorted(self.next_offsets.items())],
@@ -219,6 +233,9 @@ class OpsPipeline:
         self._consumed = {(t, p): o for t, p, o in snap["consumed"]}
         self._marks = {int(p): [(wm, outs) for wm, outs in m] for p, m in snap["marks"].items()}
         self._partition_clock = {int(p): c for p, c in snap["partition_clock"].items()}
+        self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
+        first = snap.get("first_clock")
+        self._first_clock = math.inf if first is None else first
         self.clock = -math.inf if snap["clock"] is None else snap["clock"]
         self.open_breaches = {
             a: [tuple(r) for r in rows] for a, rows in snap["open_breaches"].items()
@@ -283,6 +300,8 @@ class OpsPipeline:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_PROGRESS:
                 progress = decode(Progress, value)
+                if progress.app == CAMERA_APP:
+                    self._known_partitions.add(progress.partition)
                 if (
                     progress.app == CAMERA_APP
                     and progress.topic in CAMERA_CLOCK_TOPICS
@@ -349,9 +368,16 @@ class OpsPipeline:
                 wm, _ = marks.pop(0)
                 if wm > self._partition_clock.get(partition, -math.inf):
                     self._partition_clock[partition] = wm
-        if not self._partition_clock:
+                    self._first_clock = min(self._first_clock, wm)
+        clocks = self._partition_clock
+        if not clocks:
             return []
-        clock = min(self._partition_clock.values())
+        if (
+            not self._known_partitions <= clocks.keys()
+            and max(clocks.values()) - self._first_clock < SILENT_PARTITION_GRACE_S
+        ):
+            return []  # a partition's first watermark is still to come
+        clock = min(clocks.values())
         if clock <= self.clock:
             return []
         out: list[Any] = []

@@ -192,14 +192,22 @@ class CameraShell:
             for topic, n in per_topic.items():
                 records.labels(topic).inc(n)
         touched = {p for _, p in last}
+        consumed = len(last)
         for partition in touched:
             outputs += pipeline.advance(partition)
         now = time.monotonic()
-        if s.live_clock_lag_s is not None and now - self._last_live >= LIVE_CLOCK_EVERY_S:
+        live_tick = s.live_clock_lag_s is not None and now - self._last_live >= LIVE_CLOCK_EVERY_S
+        if live_tick:
             self._last_live = now
             wall = time.time() - s.live_clock_lag_s
             for partition in self.owned:
                 outputs += pipeline.advance(partition, wall)
+            # Every owned partition reports its clock, so a partition whose
+            # cameras all went silent does not hold the ops app's clock back.
+            for partition in self.owned:
+                last.setdefault(
+                    (GROUP_TOPIC, partition), pipeline.expected_offset(GROUP_TOPIC, partition) - 1
+                )
         for partition in list(self.owned):
             if now - self.last_checkpoint.get(partition, 0.0) >= s.checkpoint_interval_s:
                 outputs += pipeline.checkpoint(partition)
@@ -210,7 +218,7 @@ class CameraShell:
         if last:
             self.report(last)
             self._commit()
-        return len(last)
+        return consumed
 
     # -- producing -------------------------------------------------------------------
     def _on_delivery(self, err, msg) -> None:
@@ -254,7 +262,7 @@ class CameraShell:
         partitions = self.pipeline.partitions
         for (topic, partition), offset in last.items():
             watermark = None
-            if topic == TOPIC_DETECTIONS:
+            if topic in (TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS):
                 eng = partitions.get(partition)
                 if eng is not None and eng.watermark != -inf:
                     watermark = eng.watermark

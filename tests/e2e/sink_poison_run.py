@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Producer
+from sink_fault_run import T0, violation  # a sibling script: its folder is sys.path[0]
 
 from brightkitchen import store
 from brightkitchen.embedded import create_topics, start_broker
@@ -36,7 +37,6 @@ from schemas.records import (
 )
 from stream_apps.sink import Sink
 from stream_apps.store_writer import StoreWriter
-from tests.e2e.sink_fault_run import T0, violation
 
 DAY = 86_400.0
 

@@ -1,0 +1,107 @@
+"""The ops app's clock waits for every camera partition, so its alerts do not
+depend on which camera worker happened to start (or report) first."""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.records import (
+    TOPIC_ALERTS,
+    TOPIC_CAMERA_EVENTS,
+    TOPIC_DETECTIONS,
+    TOPIC_PROGRESS,
+    TOPIC_REGISTRY,
+    TOPIC_VIOLATIONS,
+    Progress,
+)
+from stream_apps.camera_pipeline import CameraPipeline
+from stream_apps.engines.sla import WorkingCalendar
+from stream_apps.ops_pipeline import SILENT_PARTITION_GRACE_S, OpsPipeline
+from tests.unit.test_bad_input import T0, dumps, frame, registry
+
+# One kitchen, two cameras in two partitions: a rodent on cam-a at +60 s and on
+# cam-b at +200 s belong to one alert anchored on cam-a's episode.
+CAMERAS = {0: "cam-a", 1: "cam-b"}
+RODENT_FROM = {"cam-a": 60, "cam-b": 200}
+Row = tuple[str, int, int, bytes]  # topic, partition, offset, value
+
+
+def progress(partition: int, topic: str, offset: int, outputs: dict, wm: float | None) -> bytes:
+    msg = Progress(
+        app="cameras", topic=topic, partition=partition, offset=offset, outputs=outputs,
+        watermark=wm,
+    )  # fmt: skip
+    return msgspec.json.encode(msg)
+
+
+def camera_output(partition: int) -> tuple[list[Row], list[Row]]:
+    """(the registry record and its progress, then the violations and progress records) of one
+    camera partition over ten minutes of frames."""
+    camera = CAMERAS[partition]
+    cam = CameraPipeline()
+    cam.handle(TOPIC_REGISTRY, partition, 0, None, dumps(registry(camera)))
+    head = [
+        (TOPIC_REGISTRY, partition, 0, dumps(registry(camera))),
+        (TOPIC_PROGRESS, partition, 0, progress(partition, TOPIC_REGISTRY, 0, {}, None)),
+    ]
+    rows: list[Row] = []
+    offsets: dict[str, int] = {}
+    start = RODENT_FROM[camera]
+    for seq, t in enumerate(range(0, 600, 2)):
+        dets = (("rodent", 0.95),) if start <= t < start + 30 else ()
+        value = dumps(frame(camera, T0 + t, seq, dets))
+        for o in cam.handle(TOPIC_DETECTIONS, partition, seq, None, value) + cam.advance(partition):
+            if o.topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS):
+                off = offsets.get(o.topic, 0)
+                offsets[o.topic] = off + 1
+                rows.append((o.topic, partition, off, o.value))
+        if t % 20 == 0:
+            outs = {f"{topic}/{partition}": off - 1 for topic, off in offsets.items()}
+            value = progress(partition, TOPIC_DETECTIONS, seq, outs, cam.clock(partition))
+            rows.append((TOPIC_PROGRESS, partition, seq + 1, value))
+    return head, rows
+
+
+def alerts(rows: list[Row]) -> dict[str, dict]:
+    ops = OpsPipeline(WorkingCalendar(set(), set()))
+    latest = {}
+    for topic, partition, offset, value in rows:
+        for o in ops.handle(topic, partition, offset, None, value):
+            if o.topic == TOPIC_ALERTS:
+                rec = msgspec.json.decode(o.value)
+                latest[rec["alert_id"]] = rec
+    return latest
+
+
+def interleaved(a: list[Row], b: list[Row]) -> list[Row]:
+    out = []
+    for i in range(max(len(a), len(b))):
+        out += a[i : i + 1] + b[i : i + 1]
+    return out
+
+
+def test_a_partition_that_reports_late_does_not_change_the_alerts():
+    head_a, a = camera_output(0)
+    head_b, b = camera_output(1)
+    balanced = alerts(head_a + head_b + interleaved(a, b))
+    assert len(balanced) == 1
+    (only,) = balanced.values()
+    assert len(only["members"]) == 2
+    # cam-b's worker runs far ahead before cam-a's worker reports anything
+    assert alerts(head_a + head_b + b + a) == balanced
+    assert alerts(head_b + head_a + a + b) == balanced
+
+
+def test_a_partition_that_never_reports_holds_the_clock_only_for_a_while():
+    """Its cameras never send anything: after the grace the others' events flow."""
+    head_a, a = camera_output(0)
+    silent = progress(1, TOPIC_REGISTRY, 0, {}, None)
+    ops = OpsPipeline(WorkingCalendar(set(), set()))
+    ops.handle(TOPIC_PROGRESS, 1, 0, None, silent)
+    for topic, partition, offset, value in head_a + a:
+        ops.handle(topic, partition, offset, None, value)
+    assert SILENT_PARTITION_GRACE_S > 600  # ten minutes of frames: still waiting
+    assert ops.clock == float("-inf")
+    later = T0 + 600 + SILENT_PARTITION_GRACE_S
+    ops.handle(TOPIC_PROGRESS, 0, 10**6, None, progress(0, TOPIC_DETECTIONS, 10**6, {}, later))
+    assert ops.clock == later
