@@ -21,7 +21,7 @@ from tests.e2e.ops_worker import running_ops_worker  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-bodies-9c1d"
-BODY_TIMEOUT_S = 3.0
+BODY_TIMEOUT_S = 6.0  # a loaded CI machine can starve the sender for seconds
 ACCEPTED: list[str] = []  # alert ids answered 202, checked on the topic at the end
 
 
