@@ -511,7 +511,16 @@ def run_bridge(
     stop = stop or threading.Event()
     conf = {"bootstrap.servers": bootstrap, **(client_config or {})}
     consumer = Consumer(
-        {**conf, "group.id": group_id, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        {
+            **conf,
+            "group.id": group_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            # as the camera stage: a dead bridge's partitions move within 6 s, and
+            # a group's first join does not wait half of librdkafka's 45 s default
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
     )
     producer = Producer(
         {**conf, "partitioner": "murmur2_random", "enable.idempotence": True, "linger.ms": 20}

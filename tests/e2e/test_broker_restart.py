@@ -14,14 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brightkitchen.embedded import free_port, tansu_binary
+from tests.e2e.topic_reader import consumer_from_start
 
 pytestmark = pytest.mark.e2e
 TOPIC = "bk.restart-check.v1"
@@ -120,15 +120,7 @@ def test_records_survive_a_broker_restart_on_s3_storage(s3, tmp_path):
 
     broker = start_tansu(port, s3, log)  # same port, same bucket, empty memory
     try:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"restart-{uuid.uuid4().hex[:6]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.subscribe([TOPIC])
+        consumer = consumer_from_start(bootstrap, TOPIC)
         got: list[bytes] = []
         deadline = time.monotonic() + 60
         try:

@@ -10,12 +10,12 @@ import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
 
 from brightkitchen.embedded import create_topics, start_broker
 from schemas.records import TOPIC_DISPOSITIONS, Disposition, decode
 from stream_apps.dispositions_api import MAX_BODY_BYTES
 from tests.e2e.ops_worker import running_ops_worker  # noqa: E402
+from tests.e2e.topic_reader import consumer_from_start
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token-7f3a"
@@ -100,15 +100,7 @@ def test_a_good_disposition_is_202_and_reaches_the_topic(ops_url, broker):
     alert_id = f"a-{uuid.uuid4().hex[:8]}"
     status, answer = post(ops_url, disposition(alert_id))
     assert status == 202 and answer["accepted"] == alert_id
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"disp-check-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([TOPIC_DISPOSITIONS])
+    consumer = consumer_from_start(broker.bootstrap, TOPIC_DISPOSITIONS)
     seen: list[Disposition] = []
     keys: dict[str, bytes | None] = {}
     try:
@@ -163,15 +155,7 @@ def test_inspections_need_the_token_and_a_valid_body_and_reach_their_topic(ops_u
     assert post_inspection(ops_url, b" " * (MAX_BODY_BYTES + 1))[0] == 413
     status, answer = post_inspection(ops_url, good)
     assert status == 202 and answer["accepted"] == operator
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"insp-check-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([TOPIC_INSPECTIONS])
+    consumer = consumer_from_start(broker.bootstrap, TOPIC_INSPECTIONS)
     seen: list[tuple[bytes | None, Inspection]] = []
     try:
         deadline = time.monotonic() + 60

@@ -10,7 +10,6 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from brightkitchen.embedded import create_topics, start_broker
 from schemas.records import TOPIC_DISPOSITIONS, Disposition, decode
 from stream_apps.dispositions_api import MAX_BODY_BYTES
 from tests.e2e.ops_worker import running_ops_worker  # noqa: E402
+from tests.e2e.topic_reader import consumer_from_start
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-bodies-9c1d"
@@ -257,15 +257,7 @@ def test_any_body_gets_an_answer_with_a_reason(port, body, cuts, use_chunked):
 def test_every_accepted_body_reached_the_topic_whole(port, broker):
     wanted = set(ACCEPTED)
     assert wanted
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"bodies-check-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([TOPIC_DISPOSITIONS])
+    consumer = consumer_from_start(broker.bootstrap, TOPIC_DISPOSITIONS)
     seen: dict[str, Disposition] = {}
     try:
         deadline = time.monotonic() + 60
