@@ -42,7 +42,6 @@ prunes alerts resolved longer than ``retain_resolved_s`` ago.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -55,6 +54,7 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.ids import stable_id
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 _SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
@@ -141,8 +141,7 @@ class Precision:
 
 def alert_id(source: str, cls: str, operator_id: str, group: str, started_at: float) -> str:
     """Deterministic id of an alert from its grouping key and anchor."""
-    raw = f"{source}|{cls}|{operator_id}|{group}|{started_at:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(source, cls, operator_id, group, started_at)
 
 
 class _Alert:

@@ -26,7 +26,6 @@ hash(operator_id, as_of): a replay gives the same rows.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +41,7 @@ from schemas.records import (
     RegistryEntry,
     SlaBreach,
 )
+from stream_apps.engines.ids import stable_id
 from stream_apps.engines.localtime import CHINA_OFFSET_S, month_of, next_midnight
 
 DAY = 86400.0
@@ -97,12 +97,11 @@ class InspectionPlanParams:
 
 
 def plan_id(operator_id: str, as_of: float) -> str:
-    return hashlib.blake2b(f"{operator_id}|{as_of:.3f}".encode(), digest_size=16).hexdigest()
+    return stable_id(operator_id, as_of)
 
 
 def overdue_breach_id(operator_id: str, due_at: float) -> str:
-    raw = f"inspection:{operator_id}|inspection_overdue|{due_at:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(f"inspection:{operator_id}", "inspection_overdue", due_at)
 
 
 class InspectionPlanEngine:

@@ -23,7 +23,6 @@ seen; a pattern can. Made precise here and in docs/inspections.md:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ from schemas.records import (
     Record,
     RegistryEntry,
 )
+from stream_apps.engines.ids import stable_id
 from stream_apps.engines.localtime import CHINA_OFFSET_S
 
 DAY = 86400.0
@@ -85,7 +85,7 @@ class KeyMonitoringParams:
 
 
 def entry_id(operator_id: str, since: float) -> str:
-    return hashlib.blake2b(f"{operator_id}|{since:.3f}".encode(), digest_size=16).hexdigest()
+    return stable_id(operator_id, since)
 
 
 def _minutes(hhmm: str) -> int:

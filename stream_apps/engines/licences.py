@@ -22,12 +22,12 @@ Made precise here and in docs/inspections.md:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, LicenceAlert, Record, RegistryEntry
+from stream_apps.engines.ids import stable_id
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day
 from stream_apps.engines.sla import WorkingCalendar
 
@@ -66,9 +66,7 @@ class LicenceParams:
 def licence_alert_id(
     operator_id: str, kind: str, number: str, stage: str, expires_at: float | None
 ) -> str:
-    exp = "" if expires_at is None else f"{expires_at:.3f}"
-    raw = f"{operator_id}|{kind}|{number}|{stage}|{exp}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(operator_id, kind, number, stage, expires_at)
 
 
 class LicenceEngine:

@@ -43,7 +43,6 @@ counts against ``class_rules``; the highest grade any rule reaches wins and
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -68,6 +67,7 @@ from stream_apps.engines.grading import (
     GradingParams,
 )
 from stream_apps.engines.grading import grade as grade_of
+from stream_apps.engines.ids import stable_id
 
 DEFAULT_WINDOWS: tuple[tuple[str, float], ...] = (
     ("1h", 3600.0),
@@ -128,8 +128,7 @@ class RateCounters:
 
 
 def rate_id(operator_id: str, window: str, as_of: float) -> str:
-    raw = f"{operator_id}|{window}|{as_of:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(operator_id, window, as_of)
 
 
 class _Series:

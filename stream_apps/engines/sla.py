@@ -41,13 +41,13 @@ and schemas; the calendar is handed in (see ``stream_apps.calendar_loader``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, Alert, Disposition, Record, SlaBreach
+from stream_apps.engines.ids import stable_id
 
 BREACH_KINDS: tuple[str, ...] = (
     "verify_overdue",
@@ -180,7 +180,7 @@ class TimelyRate:
 
 def breach_id(alert_id: str, kind: str) -> str:
     """Deterministic id of one breach: same alert and kind -> same id."""
-    return hashlib.blake2b(f"{alert_id}|{kind}".encode(), digest_size=16).hexdigest()
+    return stable_id(alert_id, kind)
 
 
 class _Clock:

@@ -28,7 +28,6 @@ station, day).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from schemas.records import (
     RegistryEntry,
     StationKpi,
 )
+from stream_apps.engines.ids import stable_id
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day, next_midnight
 
 DAY = 86400.0
@@ -78,8 +78,7 @@ class StationKpiParams:
 
 
 def kpi_id(level: str, district: str, station: str, day: str) -> str:
-    raw = f"{level}|{district}|{station}|{day}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(level, district, station, day)
 
 
 def _ratio(a: int, b: int) -> float | None:
