@@ -55,6 +55,7 @@ from schemas.records import (
     Violation,
 )
 from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 _SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
@@ -360,7 +361,7 @@ class AlertEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if self._now != float("-inf") else None,
+            "now": finite_or_none(self._now),
             "registry": {k: list(v) for k, v in self._registry.items()},
             "alerts": {k: a.to_dict() for k, a in self._alerts.items()},
             "groups": dict(self._groups),
@@ -372,8 +373,7 @@ class AlertEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = float("-inf") if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
         self._alerts = {k: _Alert.from_dict(a) for k, a in snapshot["alerts"].items()}
         self._member_of = {m: aid for aid, a in self._alerts.items() for m in a.members}
