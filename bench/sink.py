@@ -13,7 +13,6 @@ one fresh store, so no size pays for another's merges.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import tempfile
 import time
@@ -30,6 +29,7 @@ from schemas.records import (
     Violation,
     decode,
 )
+from stream_apps.engines.ids import stable_id
 from stream_apps.store_writer import StoreWriter
 
 TABLES = {TOPIC_DETECTIONS: "bk.detections", TOPIC_VIOLATIONS: "bk.violations"}
@@ -57,7 +57,7 @@ def violations(n: int) -> list[Violation]:
         out.append(
             Violation(
                 v=1,
-                violation_id=hashlib.blake2b(f"{cam}/{i}".encode(), digest_size=16).hexdigest(),
+                violation_id=stable_id(f"{cam}/{i}"),
                 camera_id=cam,
                 operator_id=f"op-{rng.randrange(2000):04d}",
                 cls=rng.choice(classes),

@@ -38,8 +38,10 @@ from schemas.records import (
     decode,
     encode,
 )
-from stream_apps.dlq import Output, dead_letter
+from stream_apps.dlq import dead_letter
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.violations import ViolationEngine, ViolationParams
+from stream_apps.output import Output
 
 MAX_FUTURE_S = 300.0
 """A record stamped further than this ahead of its input's clock on the
@@ -70,10 +72,6 @@ class PipelineCounters:
 
 
 _json = msgspec.json
-
-
-def _finite(x: float) -> float | None:
-    return x if x not in (float("inf"), float("-inf")) else None
 
 
 MAX_HELD_STATUS = 100_000
@@ -240,8 +238,8 @@ class CameraPipeline:
             # idempotent facts, so re-reading processed ones after them is safe).
             offsets[TOPIC_CAMERA_STATUS] = first_held
         marker = {
-            "watermark": _finite(eng.watermark),
-            "health_clock": _finite(eng.health.clock) if eng.health else None,
+            "watermark": finite_or_none(eng.watermark),
+            "health_clock": finite_or_none(eng.health.clock) if eng.health else None,
             "offsets": offsets,
             "input_clock": dict(eng.input_clock),
             "camera_clock": [[t, c, ts] for (t, c), ts in sorted(eng.camera_clock.items())],
@@ -265,12 +263,11 @@ class CameraPipeline:
             clock = marker.get("health_clock") if marker else None
             eng.health.restore_camera_entries(
                 {k: e["health"] for k, e in entries.items()},
-                float("-inf") if clock is None else clock,
+                inf_from_none(clock),
             )
         if marker is None:
             return {}
-        if marker["watermark"] is not None:
-            eng.watermark = marker["watermark"]
+        eng.watermark = inf_from_none(marker["watermark"])
         eng.input_clock = dict(marker.get("input_clock") or {})
         eng.camera_clock = {(t, c): ts for t, c, ts in marker.get("camera_clock") or ()}
         self.covered[partition] = dict(marker["offsets"])

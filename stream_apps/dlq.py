@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from schemas.records import SCHEMA_VERSION, TOPIC_DLQ, DeadLetter, encode
+from stream_apps.output import Output
 
 DLQ_VALUE_MAX = 8192
 """Bytes of the rejected value kept in the dead letter (the rest is cut)."""
@@ -20,17 +19,6 @@ def excerpt(data: bytes, limit: int) -> str:
     if len(data) <= limit:
         return data.decode("utf-8", "replace")
     return data[:limit].decode("utf-8", "ignore") + f"…[+{len(data) - limit} bytes]"
-
-
-@dataclass(frozen=True)
-class Output:
-    """A record for a shell to produce."""
-
-    topic: str
-    key: str | None
-    value: bytes
-    partition: int | None = None
-    """Explicit partition (checkpoints go to the partition they describe)."""
 
 
 def dead_letter(

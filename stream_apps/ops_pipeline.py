@@ -67,12 +67,14 @@ from schemas.records import (
     encode,
 )
 from stream_apps.dispositions_api import MAX_SKEW_S, future_reason
-from stream_apps.dlq import Output, dead_letter
+from stream_apps.dlq import dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.loop import LoopParams, RegulatorsLoop
 from stream_apps.engines.notifications import NotificationEngine, NotificationParams
 from stream_apps.engines.rates import RateEngine, RateParams
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
+from stream_apps.output import Output
 
 OPS_INPUTS: tuple[str, ...] = (
     TOPIC_REGISTRY,
@@ -213,8 +215,8 @@ class OpsPipeline:
             "marks": {str(p): [[wm, outs] for wm, outs in m] for p, m in self._marks.items()},
             "partition_clock": {str(p): c for p, c in self._partition_clock.items()},
             "known_partitions": sorted(self._known_partitions),
-            "first_clock": self._first_clock if math.isfinite(self._first_clock) else None,
-            "clock": self.clock if math.isfinite(self.clock) else None,
+            "first_clock": finite_or_none(self._first_clock),
+            "clock": finite_or_none(self.clock),
             "open_breaches": {a: [list(r) for r in rows] for a, rows in self.open_breaches.items()},
             "offsets": [[t, p, o] for (t, p), o in sorted(self.next_offsets.items())],
             "counters": dict(vars(self.counters)),
@@ -234,9 +236,8 @@ class OpsPipeline:
         self._marks = {int(p): [(wm, outs) for wm, outs in m] for p, m in snap["marks"].items()}
         self._partition_clock = {int(p): c for p, c in snap["partition_clock"].items()}
         self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
-        first = snap.get("first_clock")
-        self._first_clock = math.inf if first is None else first
-        self.clock = -math.inf if snap["clock"] is None else snap["clock"]
+        self._first_clock = inf_from_none(snap.get("first_clock"), math.inf)
+        self.clock = inf_from_none(snap["clock"])
         self.open_breaches = {
             a: [tuple(r) for r in rows] for a, rows in snap["open_breaches"].items()
         }

@@ -42,7 +42,6 @@ prunes alerts resolved longer than ``retain_resolved_s`` ago.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -55,6 +54,8 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 _SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
@@ -141,8 +142,7 @@ class Precision:
 
 def alert_id(source: str, cls: str, operator_id: str, group: str, started_at: float) -> str:
     """Deterministic id of an alert from its grouping key and anchor."""
-    raw = f"{source}|{cls}|{operator_id}|{group}|{started_at:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(source, cls, operator_id, group, started_at)
 
 
 class _Alert:
@@ -361,7 +361,7 @@ class AlertEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if self._now != float("-inf") else None,
+            "now": finite_or_none(self._now),
             "registry": {k: list(v) for k, v in self._registry.items()},
             "alerts": {k: a.to_dict() for k, a in self._alerts.items()},
             "groups": dict(self._groups),
@@ -373,8 +373,7 @@ class AlertEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = float("-inf") if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
         self._alerts = {k: _Alert.from_dict(a) for k, a in snapshot["alerts"].items()}
         self._member_of = {m: aid for aid, a in self._alerts.items() for m in a.members}

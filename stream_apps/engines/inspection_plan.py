@@ -26,7 +26,6 @@ hash(operator_id, as_of): a replay gives the same rows.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +41,8 @@ from schemas.records import (
     RegistryEntry,
     SlaBreach,
 )
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, month_of, next_midnight
 
 DAY = 86400.0
@@ -97,12 +98,11 @@ class InspectionPlanParams:
 
 
 def plan_id(operator_id: str, as_of: float) -> str:
-    return hashlib.blake2b(f"{operator_id}|{as_of:.3f}".encode(), digest_size=16).hexdigest()
+    return stable_id(operator_id, as_of)
 
 
 def overdue_breach_id(operator_id: str, due_at: float) -> str:
-    raw = f"inspection:{operator_id}|inspection_overdue|{due_at:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(f"inspection:{operator_id}", "inspection_overdue", due_at)
 
 
 class InspectionPlanEngine:
@@ -171,7 +171,7 @@ class InspectionPlanEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if math.isfinite(self._now) else None,
+            "now": finite_or_none(self._now),
             "midnight": self._midnight,
             "ops": {k: {**v, "cameras": dict(v["cameras"])} for k, v in self._ops.items()},
             "grade": {k: list(v) for k, v in self._grade.items()},
@@ -182,8 +182,7 @@ class InspectionPlanEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = -math.inf if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._midnight = snapshot["midnight"]
         self._ops = {k: {**v, "cameras": dict(v["cameras"])} for k, v in snapshot["ops"].items()}
         self._grade = {k: list(v) for k, v in snapshot["grade"].items()}
@@ -222,7 +221,7 @@ class InspectionPlanEngine:
     def _register(self, e: RegistryEntry) -> None:
         op = self._ops.get(e.operator_id)
         if op is None:
-            first = self._now if math.isfinite(self._now) else None
+            first = finite_or_none(self._now)
             op = self._ops[e.operator_id] = {"first": first, "cameras": {}}
         op["name"], op["district"], op["station"] = e.operator_name, e.district, e.station
         op["cameras"][e.camera_id] = e.active

@@ -23,7 +23,6 @@ seen; a pattern can. Made precise here and in docs/inspections.md:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,8 @@ from schemas.records import (
     Record,
     RegistryEntry,
 )
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S
 
 DAY = 86400.0
@@ -85,7 +86,7 @@ class KeyMonitoringParams:
 
 
 def entry_id(operator_id: str, since: float) -> str:
-    return hashlib.blake2b(f"{operator_id}|{since:.3f}".encode(), digest_size=16).hexdigest()
+    return stable_id(operator_id, since)
 
 
 def _minutes(hhmm: str) -> int:
@@ -162,7 +163,7 @@ class KeyMonitoringEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if math.isfinite(self._now) else None,
+            "now": finite_or_none(self._now),
             "cams": {k: [v[0], [list(h) for h in v[1]]] for k, v in self._cams.items()},
             "ops": {k: list(v) for k, v in self._ops.items()},
             "events": {k: [list(e) for e in v] for k, v in self._events.items()},
@@ -176,8 +177,7 @@ class KeyMonitoringEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = -math.inf if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._cams = {k: [v[0], [list(h) for h in v[1]]] for k, v in snapshot["cams"].items()}
         self._ops = {k: list(v) for k, v in snapshot["ops"].items()}
         self._events = {k: [list(e) for e in v] for k, v in snapshot["events"].items()}

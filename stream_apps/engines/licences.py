@@ -22,12 +22,13 @@ Made precise here and in docs/inspections.md:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, LicenceAlert, Record, RegistryEntry
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day
 from stream_apps.engines.sla import WorkingCalendar
 
@@ -66,9 +67,7 @@ class LicenceParams:
 def licence_alert_id(
     operator_id: str, kind: str, number: str, stage: str, expires_at: float | None
 ) -> str:
-    exp = "" if expires_at is None else f"{expires_at:.3f}"
-    raw = f"{operator_id}|{kind}|{number}|{stage}|{exp}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(operator_id, kind, number, stage, expires_at)
 
 
 class LicenceEngine:
@@ -99,7 +98,7 @@ class LicenceEngine:
             key = f"{record.operator_id}|{lic.kind}|{lic.number}"
             cur = self._lic.get(key)
             if cur is None or cur[1] != lic.expires_at:
-                known = self._now if math.isfinite(self._now) else None
+                known = finite_or_none(self._now)
                 self._lic[key] = [lic.holder, lic.expires_at, [], known]
             else:
                 cur[0] = lic.holder
@@ -147,14 +146,13 @@ class LicenceEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if math.isfinite(self._now) else None,
+            "now": finite_or_none(self._now),
             "ops": {k: dict(v) for k, v in self._ops.items()},
             "lic": {k: [v[0], v[1], list(v[2]), v[3]] for k, v in self._lic.items()},
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = -math.inf if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._ops = {k: dict(v) for k, v in snapshot["ops"].items()}
         self._lic = {k: [v[0], v[1], list(v[2]), v[3]] for k, v in snapshot["lic"].items()}
 

@@ -19,11 +19,11 @@ outbox and does the HTTP, retries and rate limits.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import Alert, LicenceAlert, Notification, Record, SlaBreach
+from stream_apps.engines.ids import stable_id
 
 FORMATS = ("dingtalk", "wecom", "json")
 
@@ -61,7 +61,7 @@ def parse_receivers(specs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
 
 
 def notification_id(receiver: str, subject_id: str) -> str:
-    return hashlib.blake2b(f"{receiver}|{subject_id}".encode(), digest_size=16).hexdigest()
+    return stable_id(receiver, subject_id)
 
 
 class NotificationEngine:

@@ -43,8 +43,6 @@ counts against ``class_rules``; the highest grade any rule reaches wins and
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -68,6 +66,8 @@ from stream_apps.engines.grading import (
     GradingParams,
 )
 from stream_apps.engines.grading import grade as grade_of
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 
 DEFAULT_WINDOWS: tuple[tuple[str, float], ...] = (
     ("1h", 3600.0),
@@ -128,8 +128,7 @@ class RateCounters:
 
 
 def rate_id(operator_id: str, window: str, as_of: float) -> str:
-    raw = f"{operator_id}|{window}|{as_of:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(operator_id, window, as_of)
 
 
 class _Series:
@@ -309,7 +308,7 @@ class RateEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if self._now != float("-inf") else None,
+            "now": finite_or_none(self._now),
             "horizon": self._horizon,
             "cameras": {k: c.to_dict() for k, c in self._cameras.items()},
             "registry": {k: list(v) for k, v in self._registry.items()},
@@ -320,8 +319,7 @@ class RateEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = float("-inf") if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._horizon = snapshot["horizon"]
         self._cameras = {k: _Camera.from_dict(c) for k, c in snapshot["cameras"].items()}
         self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
@@ -353,7 +351,7 @@ class RateEngine:
         old = self._registry.get(e.camera_id)
         self._registry[e.camera_id] = (e.operator_id, e.district, e.station, e.active)
         cam = self._cam(e.camera_id)
-        now = self._now if math.isfinite(self._now) else None
+        now = finite_or_none(self._now)
         was_active = old is None or old[3]
         if e.active:
             if now is not None:

@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
+
 P = TypeVar("P")
 
 ACCEPTED = 0
@@ -89,8 +91,8 @@ class ReorderBuffer(Generic[P]):
         return {
             "pending": [{"ts": t, "seq": q, "payload": encode(p)} for t, q, p in self.pending],
             # JSON has no infinity: nothing seen or released yet says null.
-            "max_ts": self.max_ts if math.isfinite(self.max_ts) else None,
-            "released_ts": self.released_ts if math.isfinite(self.released_ts) else None,
+            "max_ts": finite_or_none(self.max_ts),
+            "released_ts": finite_or_none(self.released_ts),
             "released_seq": self.released_seq,
         }
 
@@ -98,8 +100,8 @@ class ReorderBuffer(Generic[P]):
     def from_dict(cls, d: dict[str, Any], decode: Callable[[Any], P]) -> ReorderBuffer[P]:
         buf: ReorderBuffer[P] = cls()
         buf.pending = [(e["ts"], e["seq"], decode(e["payload"])) for e in d["pending"]]
-        buf.max_ts = _NEG_INF if d["max_ts"] is None else d["max_ts"]
-        buf.released_ts = _NEG_INF if d["released_ts"] is None else d["released_ts"]
+        buf.max_ts = inf_from_none(d["max_ts"])
+        buf.released_ts = inf_from_none(d["released_ts"])
         buf.released_seq = d["released_seq"]
         return buf
 

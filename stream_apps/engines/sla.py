@@ -41,13 +41,14 @@ and schemas; the calendar is handed in (see ``stream_apps.calendar_loader``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, Alert, Disposition, Record, SlaBreach
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 
 BREACH_KINDS: tuple[str, ...] = (
     "verify_overdue",
@@ -180,7 +181,7 @@ class TimelyRate:
 
 def breach_id(alert_id: str, kind: str) -> str:
     """Deterministic id of one breach: same alert and kind -> same id."""
-    return hashlib.blake2b(f"{alert_id}|{kind}".encode(), digest_size=16).hexdigest()
+    return stable_id(alert_id, kind)
 
 
 class _Clock:
@@ -271,7 +272,7 @@ class SlaEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if self._now != float("-inf") else None,
+            "now": finite_or_none(self._now),
             "clocks": {a: c.to_dict() for a, c in self._clocks.items()},
             "done": dict(self._done),
             "early": {a: list(v) for a, v in self._early.items()},
@@ -281,8 +282,7 @@ class SlaEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = float("-inf") if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._clocks = {a: _Clock.from_dict(c) for a, c in snapshot["clocks"].items()}
         self._done = dict(snapshot["done"])
         self._early = {a: list(v) for a, v in snapshot["early"].items()}

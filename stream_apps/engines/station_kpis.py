@@ -28,7 +28,6 @@ station, day).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ from schemas.records import (
     RegistryEntry,
     StationKpi,
 )
+from stream_apps.engines.ids import stable_id
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day, next_midnight
 
 DAY = 86400.0
@@ -78,8 +79,7 @@ class StationKpiParams:
 
 
 def kpi_id(level: str, district: str, station: str, day: str) -> str:
-    raw = f"{level}|{district}|{station}|{day}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(level, district, station, day)
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -152,7 +152,7 @@ class StationKpiEngine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "now": self._now if math.isfinite(self._now) else None,
+            "now": finite_or_none(self._now),
             "midnight": self._midnight,
             "cams": {k: list(v) for k, v in self._cams.items()},
             "offline": {
@@ -163,8 +163,7 @@ class StationKpiEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        now = snapshot.get("now")
-        self._now = -math.inf if now is None else now
+        self._now = inf_from_none(snapshot.get("now"))
         self._midnight = snapshot["midnight"]
         self._cams = {k: list(v) for k, v in snapshot["cams"].items()}
         self._offline = {

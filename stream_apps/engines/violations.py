@@ -27,7 +27,6 @@ buffers and open episodes so a restarted worker continues without a second
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -47,6 +46,7 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.ids import stable_id
 from stream_apps.engines.reorder import DUPLICATE, ReorderBuffer
 
 
@@ -151,8 +151,7 @@ class ViolationParams:
 
 def violation_id(camera_id: str, cls: str, started_at: float) -> str:
     """Deterministic id of an episode: same camera, class and start -> same id."""
-    raw = f"{camera_id}|{cls}|{started_at:.3f}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return stable_id(camera_id, cls, started_at)
 
 
 class _Track:

@@ -59,7 +59,7 @@ from schemas.records import (
     encode,
 )
 from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
-from stream_apps.dlq import Output
+from stream_apps.output import Output
 from stream_apps.partition_reader import read_latest
 
 if TYPE_CHECKING:  # the entry point loads Settings and hands it down

@@ -37,9 +37,10 @@ from schemas.records import (
 )
 from stream_apps.camera_pipeline import MAX_FUTURE_S, CameraPipeline
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
-from stream_apps.dlq import DLQ_VALUE_MAX, Output
+from stream_apps.dlq import DLQ_VALUE_MAX
 from stream_apps.engines.sla import WorkingCalendar
 from stream_apps.ops_pipeline import OpsPipeline
+from stream_apps.output import Output
 
 T0 = 1_793_610_000.0  # 2026-11-02 09:00 UTC, inside opening hours
 CAM = "cam-1"

@@ -29,8 +29,6 @@ from stream_apps.engines.camera_health.state import (
     _Camera,
     _check_version,
     _episodes,
-    _inf,
-    _num,
     _Quality,
     _Reg,
     _update_suppress,
@@ -38,6 +36,7 @@ from stream_apps.engines.camera_health.state import (
     encode_camera,
 )
 from stream_apps.engines.camera_health.view import ViewMixin, _quantile, _use_reference
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.reorder import DUPLICATE
 
 
@@ -190,7 +189,7 @@ class CameraHealthEngine(OfflineMixin, FrozenMixin, ExposureMixin, ViewMixin, Ep
         signature and the frames still in the reorder buffer."""
         return {
             "version": SNAPSHOT_VERSION,
-            "clock": _num(self._clock),
+            "clock": finite_or_none(self._clock),
             "registry": {cid: r.to_dict() for cid, r in self._reg.items()},
             "cameras": {cid: self._camera_state(c) for cid, c in self._cams.items()},
         }
@@ -201,7 +200,7 @@ class CameraHealthEngine(OfflineMixin, FrozenMixin, ExposureMixin, ViewMixin, Ep
         _check_version(snapshot.get("version"))
         for cid, r in snapshot.get("registry", {}).items():
             self._reg[cid] = _Reg.from_dict(r)
-        self.restore_cameras(snapshot["cameras"], _inf(snapshot.get("clock"), -INF))
+        self.restore_cameras(snapshot["cameras"], inf_from_none(snapshot.get("clock")))
 
     def snapshot_camera(self, camera_id: str) -> dict[str, Any] | None:
         """One camera's state and registry entry, for incremental checkpoints."""

@@ -4,16 +4,14 @@ deterministic event id (camera, kind and ``started_at`` hashed)."""
 
 from __future__ import annotations
 
-import hashlib
-
 from schemas.records import SCHEMA_VERSION, CameraEvent
 from stream_apps.engines.camera_health.state import _Camera, _clear, _Episode, _update_suppress
+from stream_apps.engines.ids import stable_id
 
 
 def camera_event_id(camera_id: str, kind: str, started_at: float) -> str:
     """Deterministic id of an episode: same camera, kind and start -> same id."""
-    raw = f"{camera_id}|{kind}|{started_at:.3f}".encode()
-    return hashlib.sha1(raw).hexdigest()[:32]
+    return stable_id(camera_id, kind, started_at, construction="sha1")
 
 
 class EpisodeMixin:

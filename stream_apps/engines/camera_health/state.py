@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stream_apps.engines.camera_health.params import INF, SUPPRESSING_KINDS
+from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.reorder import ReorderBuffer
 
 _SIG = struct.Struct("<64d")
@@ -254,23 +255,15 @@ def _decode_quality(d: dict[str, Any]) -> _Quality:
     return (d["brightness"], d["sharpness"], _unpack(d["signature"]) or [])
 
 
-def _num(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-def _inf(x: float | None, default: float) -> float:
-    return default if x is None else x
-
-
 def encode_camera(c: _Camera) -> dict[str, Any]:
     """One camera's state as JSON (``CameraHealthEngine._camera_state`` form)."""
     return {
         "version": SNAPSHOT_VERSION,
         "buffer": c.buf.to_dict(_encode_quality),
-        "last_ts": _num(c.last_ts),
-        "last_alive": _num(c.last_alive),
+        "last_ts": finite_or_none(c.last_ts),
+        "last_alive": finite_or_none(c.last_alive),
         "bad": {
-            "ts": _num(c.bad_ts),
+            "ts": finite_or_none(c.bad_ts),
             "state": c.bad_state,
             "worker": c.bad_worker,
             "detail": c.bad_detail,
@@ -285,14 +278,14 @@ def encode_camera(c: _Camera) -> dict[str, Any]:
         "baseline": {
             "frames": c.n_frames,
             "learned": c.n_learn,
-            "learn_ts": _num(c.learn_ts),
+            "learn_ts": finite_or_none(c.learn_ts),
             "brightness": c.base_b,
             "sharpness": c.base_s,
             "norm_sharpness": c.base_ns,
             "signature": _pack(c.sig),
             "signature_samples": c.sig_n,
             "readable_frames": c.n_sig,
-            "next_signature_ts": _num(c.next_sig),
+            "next_signature_ts": finite_or_none(c.next_sig),
             "warmup": (
                 None
                 if c.warm is None
@@ -309,10 +302,10 @@ def decode_camera(cid: str, d: dict[str, Any], reg: _Reg | None) -> _Camera:
     _check_version(d.get("version"))
     c = _Camera(cid, reg)
     c.buf = ReorderBuffer.from_dict(d["buffer"], _decode_quality)
-    c.last_ts = _inf(d["last_ts"], -INF)
-    c.last_alive = _inf(d["last_alive"], -INF)
+    c.last_ts = inf_from_none(d["last_ts"])
+    c.last_alive = inf_from_none(d["last_alive"])
     bad = d["bad"]
-    c.bad_ts = _inf(bad["ts"], -INF)
+    c.bad_ts = inf_from_none(bad["ts"])
     c.bad_state, c.bad_worker, c.bad_detail = bad["state"], bad["worker"], bad["detail"]
     fz = d["frozen_ref"]
     c.fz_b, c.fz_s, c.fz_since, c.fz_n = (
@@ -324,11 +317,11 @@ def decode_camera(cid: str, d: dict[str, Any], reg: _Reg | None) -> _Camera:
     c.fz_sig = _unpack(fz["signature"]) or []
     bl = d["baseline"]
     c.n_frames, c.n_learn = bl["frames"], bl["learned"]
-    c.learn_ts = _inf(bl["learn_ts"], -INF)
+    c.learn_ts = inf_from_none(bl["learn_ts"])
     c.base_b, c.base_s, c.base_ns = bl["brightness"], bl["sharpness"], bl["norm_sharpness"]
     c.sig = _unpack(bl["signature"])
     c.sig_n, c.n_sig = bl["signature_samples"], bl["readable_frames"]
-    c.next_sig = _inf(bl["next_signature_ts"], -INF)
+    c.next_sig = inf_from_none(bl["next_signature_ts"])
     w = bl["warmup"]
     c.warm = None if w is None else [w["brightness"], w["sharpness"], w["norm"]]
     eps = d["episodes"]
