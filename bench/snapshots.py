@@ -5,8 +5,10 @@
 Frames are the synthetic clip's pattern plus sensor-like noise (a flat synthetic
 frame compresses far better than a kitchen camera's), at the sizes a worker
 stores: 1280x720 (its default `max_side`) and 640x360. Disk per camera per day
-is shown for violation-frame shares of a 1 fps camera: every frame carrying a
-violation-class detection is stored (the retention setting bounds the total).
+is shown for violation-frame shares of a 1 fps camera with every such frame
+stored (BK_SNAPSHOT_MIN_INTERVAL_S=0), and the ceiling the default rate limit
+(one JPEG per camera per 5 s) sets whatever the share; the retention setting
+bounds the total.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     for w, h in ((1280, 720), (640, 360)):
         imgs = frames(args.frames, w, h)
         with tempfile.TemporaryDirectory() as d:
-            snap = Snapshotter(LocalStore(d))
+            snap = Snapshotter(LocalStore(d), min_interval_s=0)  # measure every frame
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             t0 = time.perf_counter()
             for i, img in enumerate(imgs):
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         n = 86400 * share
         a, b = (n * sizes[s] / 1024 for s in ((1280, 720), (640, 360)))
         print(f"| {share:.1%} | {n:.0f} | {a:.1f} | {b:.1f} |")
+    cap = 86400 / 5.0  # BK_SNAPSHOT_MIN_INTERVAL_S default: one JPEG per camera per 5 s
+    a, b = (cap * sizes[s] / 1024 for s in ((1280, 720), (640, 360)))
+    print(f"| ceiling at the 5 s rate limit | {cap:.0f} | {a:.1f} | {b:.1f} |")
 
 
 if __name__ == "__main__":

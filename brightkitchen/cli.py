@@ -364,11 +364,16 @@ def sink() -> None:
 
 
 def snapshot_store(settings: Settings):
-    """The worker's Snapshotter, from BK_SNAPSHOT_STORE and BK_SNAPSHOT_RETENTION_DAYS."""
+    """The worker's Snapshotter, from BK_SNAPSHOT_STORE, BK_SNAPSHOT_RETENTION_DAYS and
+    BK_SNAPSHOT_MIN_INTERVAL_S."""
     from inference_workers.snapshots import Snapshotter, open_store
 
     store = open_store(settings.snapshot_store, settings.snapshot_s3_endpoint)
-    return Snapshotter(store, retention_s=settings.snapshot_retention_days * 86400)
+    return Snapshotter(
+        store,
+        retention_s=settings.snapshot_retention_days * 86400,
+        min_interval_s=settings.snapshot_min_interval_s,
+    )
 
 
 @app.command()
@@ -511,8 +516,13 @@ def alerts_list(
 ) -> None:
     """Alerts from the store (open ones by default), oldest first, as JSON lines.
 
-    `snapshot` is the URI of the evidence image (file://… or s3://…), null if none."""
+    `snapshot` is the URI of the evidence image (file://… or s3://…), null if none;
+    `snapshot_link` is what a browser opens: s3://bucket/key under
+    BK_SNAPSHOT_PUBLIC_URL when that is set, else the same URI."""
+    import json
+
     from brightkitchen import store
+    from inference_workers.snapshot_links import snapshot_link
 
     where = "" if all_states else "WHERE state IN ('open', 'verified')"
     sql = (
@@ -520,13 +530,19 @@ def alerts_list(
         "camera_ids, created_at, snapshot "
         f"FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
     )
-    client = _connect(_settings())
+    settings = _settings()
+    client = _connect(settings)
     try:
         out = client.raw_query(sql, fmt="JSONEachRow", settings={"readonly": 1})
     except Exception as exc:
         raise _fail(store.first_line(exc)) from None
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
+    for line in out.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        row["snapshot_link"] = snapshot_link(row.get("snapshot"), settings.snapshot_public_url)
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 @alerts_app.command("dispose")
@@ -594,7 +610,7 @@ def board(
 
         migrate(client)
     try:
-        path = render_board(client, name, out)
+        path = render_board(client, name, out, snapshot_base=settings.snapshot_public_url)
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")
@@ -614,7 +630,11 @@ def grafana_push(
 
     api = GrafanaApi.from_url(url, credential=token)
     try:
-        report = push(api, progress=lambda s: console.print(f"  {s}"))
+        report = push(
+            api,
+            progress=lambda s: console.print(f"  {s}"),
+            snapshot_base=_settings().snapshot_public_url,
+        )
     except PushError as exc:
         raise _fail(str(exc), 2) from None
     except Exception as exc:  # the client's errors carry Grafana's answer

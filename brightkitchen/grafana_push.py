@@ -6,7 +6,8 @@ whose provisioning folder the team does not control). It sends exactly what
 the files hold, through the maintained ``grafana-client`` package:
 
 - every ``grafana/dashboards/*.json`` into the folder ``BrightKitchen``
-  (overwriting the previous version);
+  (overwriting the previous version), with the boards' hidden
+  ``snapshot_base`` constant set to ``BK_SNAPSHOT_PUBLIC_URL`` when it is set;
 - every alert rule of ``provisioning/alerting/rules.yaml`` (updated by uid,
   created when new; a new group gets Grafana's default 1 m interval, the
   files' interval), every contact point, and the notification policy tree.
@@ -81,13 +82,27 @@ def _upsert(update: Callable, create: Callable, uid: str, body: dict) -> None:
         create(body)
 
 
+def with_snapshot_base(board: dict[str, Any], base: str | None) -> dict[str, Any]:
+    """``board`` with its ``snapshot_base`` constant set to ``base`` (if it has one)."""
+    if not base:
+        return board
+    for var in board.get("templating", {}).get("list", []):
+        if var.get("name") == "snapshot_base" and var.get("type") == "constant":
+            var["query"] = base
+            var["current"] = {"text": base, "value": base}
+            var["options"] = [{"selected": True, "text": base, "value": base}]
+    return board
+
+
 def push(
     api: Any,
     grafana_dir: Path = GRAFANA_DIR,
     env: dict[str, str] | None = None,
     progress: Callable[[str], None] = lambda s: None,
+    snapshot_base: str | None = None,
 ) -> PushReport:
-    """Push boards, rules, contact points and policies with a ``GrafanaApi``."""
+    """Push boards, rules, contact points and policies with a ``GrafanaApi``.
+    ``snapshot_base`` is BK_SNAPSHOT_PUBLIC_URL (evidence image links)."""
     env = dict(os.environ) if env is None else env
     report = PushReport()
     try:
@@ -97,7 +112,7 @@ def push(
         if "409" not in str(exc) and "412" not in str(exc) and "exists" not in str(exc):
             raise
     for path in sorted((grafana_dir / "dashboards").glob("*.json")):
-        board = json.loads(path.read_text(encoding="utf-8"))
+        board = with_snapshot_base(json.loads(path.read_text(encoding="utf-8")), snapshot_base)
         board.pop("id", None)
         api.dashboard.update_dashboard(
             {"dashboard": board, "folderUid": FOLDER_UID, "overwrite": True}

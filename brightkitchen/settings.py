@@ -232,6 +232,19 @@ class Settings(BaseSettings):
     snapshot_retention_days: float = Field(
         90.0, gt=0, description="evidence JPEGs older than this are deleted by the worker"
     )
+    snapshot_min_interval_s: float = Field(
+        5.0,
+        ge=0,
+        description="the worker stores at most one evidence JPEG per camera per this many "
+        "seconds of frame time (0 = every violation frame)",
+    )
+    snapshot_public_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="HTTP(S) base under which the object store serves snapshot buckets "
+        "path-style: s3://bucket/key is linked as <base>/bucket/key (boards, `alerts list`); "
+        "unset = links are the stored URIs",
+    )
     sink_metrics_port: int = Field(
         9465, ge=1, description="`brightkitchen sink` serves Prometheus /metrics on this port"
     )

@@ -61,6 +61,13 @@ class WorkerMetrics:
             "bk_worker_delivery_errors_total", "Kafka records that failed delivery", ["topic"], **kw
         )
         self.cameras = Gauge("bk_worker_cameras", "Cameras by stream state", ["state"], **kw)
+        self.snapshots = Counter(
+            "bk_worker_snapshots_total",
+            "Violation frames by evidence-JPEG outcome: stored, skipped (per-camera rate "
+            "limit, BK_SNAPSHOT_MIN_INTERVAL_S) or failed (store error)",
+            ["outcome"],
+            **kw,
+        )
 
 
 _default: WorkerMetrics | None = None

@@ -13,8 +13,16 @@ Stores:
 - :class:`S3Store`: any S3-compatible store (AWS, MinIO, Ceph; credentials
   from the usual AWS environment/config), URIs ``s3://bucket/prefix/...``.
 
+Rate limit: at most one image per camera per ``min_interval_s`` seconds of
+frame time (``BK_SNAPSHOT_MIN_INTERVAL_S``, default 5 s); a violation frame
+inside the interval keeps ``snapshot`` null and is counted in ``skipped``
+(``bk_worker_snapshots_skipped_total``). A frame time that goes backwards
+(a camera clock reset) starts a new interval.
+
 Retention: :meth:`Snapshotter.purge` deletes images older than
 ``retention_s`` (run by the worker at most once an hour).
+
+Links: ``inference_workers.snapshot_links`` maps stored URIs to browsable ones.
 """
 
 from __future__ import annotations
@@ -168,7 +176,8 @@ def snapshot_key(record: FrameDetections) -> str:
 
 
 class Snapshotter:
-    """Stores a JPEG for records with a violation-class detection; purges old ones."""
+    """Stores a JPEG for records with a violation-class detection, at most one per
+    camera per ``min_interval_s`` of frame time; purges old ones."""
 
     def __init__(
         self,
@@ -176,9 +185,15 @@ class Snapshotter:
         retention_s: float = 90 * 86400.0,
         purge_every_s: float = 3600.0,
         clock=time.time,
+        min_interval_s: float = 5.0,
     ) -> None:
+        if min_interval_s < 0:
+            raise ValueError(f"min_interval_s must be >= 0, got {min_interval_s}")
         self.store = store
         self.retention_s = retention_s
+        self.min_interval_s = min_interval_s
+        self._last_stored: dict[str, float] = {}  # camera -> frame_ts of its last image
+        self.skipped = 0
         self.purge_every_s = purge_every_s
         self.clock = clock
         self._next_purge = 0.0
@@ -189,6 +204,9 @@ class Snapshotter:
 
     def __call__(self, image: np.ndarray, record: FrameDetections) -> FrameDetections:
         boxes = [d.box for d in record.detections if d.cls in _VIOLATION]
+        if boxes and self._too_soon(record):
+            self.skipped += 1
+            boxes = []
         if boxes:
             try:
                 data = encode_jpeg(draw_boxes(image, boxes))
@@ -199,12 +217,17 @@ class Snapshotter:
             else:
                 self.stored += 1
                 self.bytes += len(data)
+                self._last_stored[record.camera_id] = record.frame_ts
                 record = msgspec.structs.replace(record, snapshot=uri)
         now = self.clock()
         if now >= self._next_purge:
             self._next_purge = now + self.purge_every_s
             self.purge(now)
         return record
+
+    def _too_soon(self, record: FrameDetections) -> bool:
+        last = self._last_stored.get(record.camera_id)
+        return last is not None and 0.0 <= record.frame_ts - last < self.min_interval_s
 
     def purge(self, now: float | None = None) -> int:
         now = self.clock() if now is None else now

@@ -192,7 +192,8 @@ def run_worker(
     `ingest_params.stop_at_eof` on file sources). On stop it flushes the producer.
     `metrics_port` starts a Prometheus endpoint on `metrics_addr`. `snapshots`
     (an `inference_workers.snapshots.Snapshotter`) stores a JPEG of each frame with
-    a violation-class detection and sets the record's `snapshot`. `cameras` overrides the file
+    a violation-class detection (at most one per camera per its `min_interval_s`)
+    and sets the record's `snapshot`. `cameras` overrides the file
     (pass `cameras_file=None`); `publisher` replaces the Kafka producer and
     `metrics` the process-wide `WorkerMetrics` (tests).
     """
@@ -275,7 +276,12 @@ def run_worker(
             t0 = time.perf_counter()
             records = pipeline.process(frames)
             if snapshots is not None:
+                before = _snapshot_outcomes(snapshots)
                 records = [snapshots(f.image, r) for f, r in zip(frames, records, strict=True)]
+                after = _snapshot_outcomes(snapshots)
+                for outcome, n in after.items():
+                    if n > before[outcome]:
+                        metrics.snapshots.labels(outcome).inc(n - before[outcome])
             metrics.inference_seconds.observe(time.perf_counter() - t0)
             metrics.batch_size.observe(len(frames))
             stats.batches += 1
@@ -295,6 +301,10 @@ def run_worker(
     stats.delivery_errors = getattr(pub, "delivery_errors", 0)
     stats.states = Counter(states.values())
     return stats
+
+
+def _snapshot_outcomes(snapshots: Any) -> dict[str, int]:
+    return {k: getattr(snapshots, k, 0) for k in ("stored", "skipped", "failed")}
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:

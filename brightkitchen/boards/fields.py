@@ -30,6 +30,25 @@ def unit(panel: Mapping[str, Any], column: str) -> str | None:
     return _property(panel, column, "unit")
 
 
+_LINK_SCHEMES = ("http://", "https://", "file://")
+
+
+def cell_link(panel: Mapping[str, Any], column: str, value: Any) -> str | None:
+    """The URL of the column's first data link for this cell, when it is one a
+    static page can follow: a template that needs only ``${__value.raw}`` /
+    ``${__value.text}`` and yields an http(s):// or file:// URL (drill-downs to
+    other boards need Grafana; other schemes, ``javascript:`` included, are
+    never links)."""
+    links = _property(panel, column, "links") or []
+    if not links or value is None:
+        return None
+    url = str(links[0].get("url", ""))
+    url = url.replace("${__value.raw}", str(value)).replace("${__value.text}", str(value))
+    if "${" in url or not url.lower().startswith(_LINK_SCHEMES):
+        return None
+    return url
+
+
 def colour(panel: Mapping[str, Any], column: str, value: Any) -> str | None:
     """The colour of the highest threshold step ``value`` reaches (None: no thresholds)."""
     thresholds = _property(panel, column, "thresholds") or {}

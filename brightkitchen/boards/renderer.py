@@ -120,15 +120,20 @@ def _svg_bars(res: PanelResult, items: list[tuple], width: int = 560) -> str:
     return "".join(parts)
 
 
+def _cell(res: PanelResult, column: str, value: Any, unit_name: str | None) -> str:
+    text = html.escape(fields.format_value(value, unit_name))
+    url = fields.cell_link(res.panel, column, value)
+    if url is None:
+        return f"<td>{text}</td>"
+    return f'<td><a href="{html.escape(url, quote=True)}">{text}</a></td>'
+
+
 def _table(res: PanelResult, limit: int = 50) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in res.columns)
     units = [fields.unit(res.panel, c) for c in res.columns]
     body = "".join(
         "<tr>"
-        + "".join(
-            f"<td>{html.escape(fields.format_value(v, u))}</td>"
-            for v, u in zip(row, units, strict=True)
-        )
+        + "".join(_cell(res, c, v, u) for c, v, u in zip(res.columns, row, units, strict=True))
         + "</tr>"
         for row in res.rows[:limit]
     )
@@ -212,6 +217,7 @@ def render_board(
     time_from: float | None = None,
     time_to: float | None = None,
     variables: Mapping[str, Sequence[str]] | None = None,
+    snapshot_base: str | None = None,
 ) -> Path:
     """Render dashboard `name` (uid like `bk-city`, or `city`) from the store
     behind `client` into one static HTML file; return its path.
@@ -219,9 +225,15 @@ def render_board(
     The time range defaults to the 24 h ending at the newest event in the
     store; variables default to "All" (`variables` may select values, e.g.
     `{"district": ["武侯区"]}`). A failing panel query is shown in its panel,
-    never raised. Raises KeyError for an unknown dashboard.
+    never raised. `snapshot_base` (BK_SNAPSHOT_PUBLIC_URL) fills the boards'
+    `snapshot_base` constant, so evidence images link as in the deployment's
+    Grafana. Raises KeyError for an unknown dashboard.
     """
     board = load_dashboard(name)
+    variables = {k: list(v) for k, v in (variables or {}).items()}
+    hidden = {v["name"] for v in board["templating"]["list"] if v.get("hide") == 2}
+    if snapshot_base and "snapshot_base" in hidden:
+        variables.setdefault("snapshot_base", [snapshot_base])
     if time_from is None or time_to is None:
         d_from, d_to = data_time_range(client)
         time_from = d_from if time_from is None else time_from
@@ -231,7 +243,7 @@ def render_board(
         time_from=time_from,
         time_to=time_to,
         interval_s=max(1, int(span / 120)),
-        variables={k: list(v) for k, v in (variables or {}).items()},
+        variables=variables,
     )
     resolve_variables(client, board, ctx)
     sections = []
@@ -243,7 +255,9 @@ def render_board(
         else:
             sections.append(_prometheus_html(p))
     chosen = ", ".join(
-        f"{k}={'All' if ALL in v else ','.join(v)}" for k, v in ctx.variables.items()
+        f"{k}={'All' if ALL in v else ','.join(v)}"
+        for k, v in ctx.variables.items()
+        if k not in hidden
     )
     fmt = "%Y-%m-%d %H:%M UTC"
     page = (

@@ -29,35 +29,37 @@ def _yaml(doc: Any, header: str) -> str:
     return f"{note}\n# {header}\n{body}"
 
 
-def dashboards(city: str = DEFAULT_CITY) -> dict[str, dict[str, Any]]:
-    """uid -> dashboard dict, for every board."""
+def dashboards(city: str = DEFAULT_CITY, snapshot_base: str = "") -> dict[str, dict[str, Any]]:
+    """uid -> dashboard dict, for every board. `snapshot_base` is the
+    deployment's BK_SNAPSHOT_PUBLIC_URL (the committed boards have none)."""
     from grafana.generator import cameras, operators, pipeline, sla
     from grafana.generator import city as city_board
 
     boards = [
         city_board.build(city),
         cameras.build(city),
-        operators.build(city),
+        operators.build(city, snapshot_base),
         sla.build(city),
         pipeline.build(),
     ]
     return {b["uid"]: b for b in boards}
 
 
-def generated_files(city: str = DEFAULT_CITY) -> dict[str, str]:
+def generated_files(city: str = DEFAULT_CITY, snapshot_base: str = "") -> dict[str, str]:
     """Relative path under grafana/ -> file text, for every generated file."""
     from grafana.generator import alerting, provisioning
 
-    files = {f"dashboards/{uid}.json": _json(b) for uid, b in dashboards(city).items()}
+    boards = dashboards(city, snapshot_base)
+    files = {f"dashboards/{uid}.json": _json(b) for uid, b in boards.items()}
     for path, (doc, header) in {**provisioning.files(), **alerting.files()}.items():
         files[path] = _yaml(doc, header)
     return files
 
 
-def write(root: Path = GRAFANA_DIR, city: str = DEFAULT_CITY) -> list[str]:
+def write(root: Path = GRAFANA_DIR, city: str = DEFAULT_CITY, snapshot_base: str = "") -> list[str]:
     """Write every generated file under `root`; return the paths that changed."""
     changed = []
-    for rel, text in generated_files(city).items():
+    for rel, text in generated_files(city, snapshot_base).items():
         path = root / rel
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

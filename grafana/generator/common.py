@@ -206,6 +206,28 @@ def constant_variable(name: str, label: str, value: str) -> dict[str, Any]:
     }
 
 
+def hidden_constant(name: str, label: str, value: str) -> dict[str, Any]:
+    """A deployment constant the queries read (Grafana's `constant` type, hidden)."""
+    return {
+        "current": {"text": value, "value": value},
+        "hide": 2,
+        "label": label,
+        "name": name,
+        "options": [{"selected": True, "text": value, "value": value}],
+        "query": value,
+        "skipUrlSync": True,
+        "type": "constant",
+    }
+
+
+SNAPSHOT_BASE = "snapshot_base"
+"""Variable holding BK_SNAPSHOT_PUBLIC_URL (empty: links are the stored URIs)."""
+
+
+def snapshot_base_variable(base: str = "") -> dict[str, Any]:
+    return hidden_constant(SNAPSHOT_BASE, "Evidence image base URL", base)
+
+
 def custom_variable(name: str, label: str, values: list[str], default: str) -> dict[str, Any]:
     return {
         "current": {"text": default, "value": default},

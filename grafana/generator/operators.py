@@ -8,6 +8,7 @@ from grafana.generator import inspections
 from grafana.generator.common import (
     AREA_FILTER,
     DISTRICT_FILTER,
+    SNAPSHOT_BASE,
     STATION_FILTER,
     Layout,
     area_variables,
@@ -20,8 +21,10 @@ from grafana.generator.common import (
     panel,
     per_row,
     query_variable,
+    snapshot_base_variable,
     sql_target,
 )
+from inference_workers.snapshot_links import snapshot_link_sql
 
 UID = "bk-operators"
 OPERATOR_FILTER = "$__conditionalAll(operator_id IN (${operator:singlequote}), $operator)"
@@ -41,7 +44,12 @@ def _indent(sql: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line for line in sql.strip().splitlines())
 
 
-def build(city: str) -> dict[str, Any]:
+# The evidence image as a browser opens it: s3://bucket/key under the
+# deployment's snapshot base (BK_SNAPSHOT_PUBLIC_URL), else the stored URI.
+EVIDENCE_IMAGE = snapshot_link_sql("evidence_snapshot", f"${{{SNAPSHOT_BASE}:singlequote}}")
+
+
+def build(city: str, snapshot_base: str = "") -> dict[str, Any]:
     lay = Layout()
     latest = _indent(LATEST, 28)
     variables = [
@@ -56,6 +64,7 @@ def build(city: str) -> dict[str, Any]:
             """,
         ),
         custom_variable("window", "Window", ["1h", "24h", "7d", "30d"], "7d"),
+        snapshot_base_variable(snapshot_base),
     ]
     self_link = "/d/bk-operators/operator-risk?var-operator=${__value.raw}&var-window=${window}"
     panels = [
@@ -210,7 +219,7 @@ def build(city: str) -> dict[str, Any]:
                         f"""
                         SELECT violation_id, operator_id, camera_id, cls, severity, state,
                                started_at, ended_at, frames, round(peak_score, 2) AS peak_score,
-                               evidence_snapshot
+                               {EVIDENCE_IMAGE} AS evidence_image
                         FROM bk.violations FINAL
                         WHERE $__timeFilter(started_at) AND {OPERATOR_FILTER}
                             AND {camera_scope()}
@@ -230,10 +239,12 @@ def build(city: str) -> dict[str, Any]:
                     "ended_at",
                     "frames",
                     "peak_score",
-                    "evidence_snapshot",
+                    "evidence_image",
                 ],
-                # The evidence image (file://… or s3://… as stored by the worker).
-                overrides=[link_override("evidence_snapshot", "Evidence image", "${__value.raw}")],
+                description="evidence_image opens the peak frame's JPEG: the stored "
+                "s3://bucket/key under the deployment's BK_SNAPSHOT_PUBLIC_URL, or the "
+                "stored URI (file://… on the embedded default) when none is set.",
+                overrides=[link_override("evidence_image", "Evidence image", "${__value.raw}")],
             ),
             12,
             9,

@@ -20,6 +20,14 @@ reorder buffer of ``lateness_s``; duplicates (same ``seq`` and ``frame_ts``)
 and frames later than the buffer allows are dropped and counted. So a replay
 with the contract's disorder gives exactly the answer of an ordered one.
 
+Evidence (``evidence.frame_ts``, ``box``, ``snapshot``) is the highest-scoring
+hit of the episode, preferring frames that carry a stored image: the worker
+keeps at most one image per camera per few seconds, so the peak frame itself
+may have none. At ``open`` it is the best hit with an image (else the best hit);
+later, a new peak replaces it only if it has an image or the evidence has none,
+and a frame with an image replaces evidence without one. ``peak_score`` is the
+episode's highest score whatever the image.
+
 Ids are a hash of camera, class and ``started_at``; ``snapshot()`` carries the
 buffers and open episodes so a restarted worker continues without a second
 ``open``.
@@ -171,8 +179,8 @@ class _Track:
     )
 
     def __init__(self) -> None:
-        # Recent hits as (ts, score, box); the window depends on the state.
-        # Recent hits as (ts, score, box, snapshot URI of their frame or None).
+        # Recent hits as (ts, score, box, snapshot URI of their frame or None);
+        # the window depends on the state. peak_ts/box/snapshot: the evidence frame.
         self.hits: list[tuple[float, float, tuple[float, float, float, float], str | None]] = []
         self.open = False
         self.started_at = 0.0
@@ -181,7 +189,7 @@ class _Track:
         self.peak_score = 0.0
         self.peak_ts = 0.0
         self.peak_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-        self.peak_snapshot: str | None = None  # image URI of the peak frame
+        self.peak_snapshot: str | None = None  # image URI of the evidence frame
         self.frames = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -482,9 +490,13 @@ class ViolationEngine:
             while hits[0][0] < limit:
                 hits.pop(0)
             tr.frames += 1
-            if score > tr.peak_score:
-                tr.peak_score, tr.peak_ts, tr.peak_box = score, ts, box
-                tr.peak_snapshot = self._snap
+            new_peak = score > tr.peak_score
+            # The evidence frame follows the peak, except that a frame with an
+            # image beats one without (the worker rate-limits images per camera).
+            if (new_peak or self._snap) and (tr.peak_snapshot is None or (new_peak and self._snap)):
+                tr.peak_ts, tr.peak_box, tr.peak_snapshot = ts, box, self._snap
+            if new_peak:
+                tr.peak_score = score
             if len(hits) >= p.keep_hits:
                 tr.last_present = ts
             return
@@ -504,8 +516,10 @@ class ViolationEngine:
         tr.last_present = ts
         tr.frames = len(hits)
         peak = max(hits, key=_score_of)
-        tr.peak_score, tr.peak_ts, tr.peak_box = peak[1], peak[0], peak[2]
-        tr.peak_snapshot = peak[3]
+        # Evidence: the best hit that has an image, else the best hit.
+        evidence = max((h for h in hits if h[3]), key=_score_of, default=peak)
+        tr.peak_score = peak[1]
+        tr.peak_ts, tr.peak_box, tr.peak_snapshot = evidence[0], evidence[2], evidence[3]
         if p.keep_hits > 1:
             klimit = ts - p.keep_window_s
             tr.hits = [h for h in hits if h[0] >= klimit]

@@ -9,6 +9,7 @@ import dataclasses
 import io
 import json
 import threading
+import urllib.request
 
 import clickhouse_connect
 import numpy as np
@@ -17,8 +18,11 @@ import pytest
 pytest.importorskip("torch")
 av = pytest.importorskip("av")
 
+from prometheus_client import CollectorRegistry  # noqa: E402
+
 from clickhouse.migrate import migrate  # noqa: E402
 from inference_workers.ingest import CameraConfig  # noqa: E402
+from inference_workers.publisher import WorkerMetrics  # noqa: E402
 from inference_workers.snapshots import LocalStore, S3Store, Snapshotter  # noqa: E402
 from inference_workers.synthetic_video import write_h264  # noqa: E402
 from inference_workers.worker import run_worker  # noqa: E402
@@ -71,8 +75,9 @@ def jpeg_pixels(data: bytes) -> np.ndarray:
 
 def run_and_store(model_path, tmp_path, client, store, camera_id):
     clip = write_h264(tmp_path / "c.mp4", seconds=6, fps=5, gop=5, width=96, height=96)
-    snapper = Recording(store)
+    snapper = Recording(store)  # the default rate limit: one image per camera per 5 s
     pub = ListPublisher()
+    registry = CollectorRegistry()
     run_worker(
         None,
         "unused:9092",
@@ -83,9 +88,16 @@ def run_and_store(model_path, tmp_path, client, store, camera_id):
         stop_event=threading.Event(),
         cameras=[CameraConfig(camera_id, str(clip), 2)],
         snapshots=snapper,
+        metrics=WorkerMetrics(registry),
     )
     dets = [decode(FrameDetections, v) for t, v in pub.records if t == TOPIC_DETECTIONS]
-    assert dets and all(d.snapshot for d in dets)  # every frame has a rodent: all kept
+    # Every frame has a rodent; the first is kept, then one per 5 s of frame time.
+    kept = [d for d in dets if d.snapshot]
+    assert kept and kept[0] is dets[0] and len(kept) < len(dets)
+    assert all(b.frame_ts - a.frame_ts >= 5.0 for a, b in zip(kept, kept[1:], strict=False))
+    for outcome, n in (("stored", len(kept)), ("skipped", len(dets) - len(kept))):
+        labels = {"outcome": outcome}
+        assert registry.get_sample_value("bk_worker_snapshots_total", labels) == n
     # The test detector's rat sits still in the centre: without the motion prior
     # (which holds still boxes as look-alikes) it is a rodent episode.
     defaults = ViolationParams()
@@ -147,7 +159,8 @@ def test_a_violation_from_the_worker_keeps_a_local_jpeg_of_its_peak_frame(
     result = CliRunner().invoke(app, ["alerts", "list"], env={"BK_STORE_PATH": store_path})
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert {r["alert_id"]: r["snapshot"] for r in rows}[alert.alert_id] == uri
+    row = {r["alert_id"]: r for r in rows}[alert.alert_id]
+    assert row["snapshot"] == row["snapshot_link"] == uri  # file:// stays as it is
 
 
 def test_the_same_through_a_local_s3_server(model_file, tmp_path, client, monkeypatch):  # noqa: F811
@@ -164,10 +177,39 @@ def test_the_same_through_a_local_s3_server(model_file, tmp_path, client, monkey
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="evidence")
-        store = S3Store("evidence", "bk", endpoint_url=endpoint)
-        uri, _ = run_and_store(model_file, tmp_path, client, store, "snap-s3")
-        assert uri.startswith("s3://evidence/bk/snap-s3/")
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="evidence")
+        # What a deployment serving BK_SNAPSHOT_PUBLIC_URL from the bucket sets up.
+        public_read = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::evidence/*",
+                }
+            ],
+        }
+        s3.put_bucket_policy(Bucket="evidence", Policy=json.dumps(public_read))
+        store = S3Store("evidence", "bk 证据", endpoint_url=endpoint)  # a hostile prefix
+        uri, alert = run_and_store(model_file, tmp_path, client, store, "snap-s3")
+        assert uri.startswith("s3://evidence/bk 证据/snap-s3/")
+        # With BK_SNAPSHOT_PUBLIC_URL at the server (path-style), `alerts list` gives a
+        # link that a plain HTTP GET opens as that JPEG.
+        from typer.testing import CliRunner
+
+        from brightkitchen.cli import app
+
+        env = {"BK_STORE_PATH": str(CHDB_PATH[0]), "BK_SNAPSHOT_PUBLIC_URL": endpoint}
+        result = CliRunner().invoke(app, ["alerts", "list"], env=env)
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        link = {r["alert_id"]: r for r in rows}[alert.alert_id]["snapshot_link"]
+        assert link.startswith(f"{endpoint}/evidence/bk%20%E8%AF%81%E6%8D%AE/snap-s3/")
+        with urllib.request.urlopen(link, timeout=30) as response:
+            assert response.headers["Content-Type"] == "image/jpeg"
+            assert response.read() == store.get(uri)
         # Retention: nothing is older than a day; everything is older than the future.
         assert store.purge(older_than=0) == 0
         assert store.purge(older_than=4e9) > 0
