@@ -329,6 +329,7 @@ def context(
             "station": [station] if station else ["$__all"],
             "operator": ["$__all"],
             "window": ["7d"],
+            "snapshot_base": [""],  # the boards' hidden constant (BK_SNAPSHOT_PUBLIC_URL)
         },
         options={
             "district": districts,

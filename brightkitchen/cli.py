@@ -558,6 +558,7 @@ def alerts_dispose(
 
     from confluent_kafka import Producer
 
+    from brightkitchen.broker_probe import refused_everywhere
     from schemas.records import TOPIC_DISPOSITIONS, Disposition, RecordError, decode, encode
 
     settings = _settings()
@@ -573,6 +574,9 @@ def alerts_dispose(
         record = decode(Disposition, encode_json(raw))
     except RecordError as exc:
         raise _fail(str(exc), 2) from None
+    refused = refused_everywhere(settings.kafka_bootstrap)
+    if refused is not None:
+        raise _fail(f"cannot reach the broker at {settings.kafka_bootstrap}: {refused}")
     producer = Producer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,

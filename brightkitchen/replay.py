@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from brightkitchen.broker_probe import refused_everywhere
 from brightkitchen.runtime import PipelineRuntime
 from schemas.records import INPUT_TOPICS, TOPIC_DISPOSITIONS, TOPIC_REGISTRY
 
@@ -124,6 +125,9 @@ def broker_limit(admin_config: dict, topics: tuple[str, ...] = INPUT_TOPICS) -> 
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     where = admin_config.get("bootstrap.servers")
+    refused = refused_everywhere(where or "")
+    if refused is not None:
+        raise BrokerUnreachable(f"cannot reach the broker at {where}: {refused}")
     admin = AdminClient({**admin_config, "socket.timeout.ms": 5000, "log_level": 0})
     try:
         admin.list_topics(timeout=10)

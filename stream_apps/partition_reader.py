@@ -85,3 +85,17 @@ def read_range(
         raise TimeoutError(f"could not re-read {topic}[{partition}] offsets {start}..{end - 1}")
     finally:
         consumer.close()
+
+
+def committed_offsets(
+    config: dict[str, Any], group_id: str, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The offsets ``group_id`` committed for ``partitions`` (those it has committed)."""
+    if not partitions:
+        return {}
+    consumer = Consumer({**config, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        tps = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in tps if tp.offset >= 0}

@@ -33,7 +33,7 @@ from stream_apps.metrics import SLA_BREACHES_OPEN as BREACHES_OPEN
 from stream_apps.metrics import TIMELY_DISPOSAL as TIMELY
 from stream_apps.notifier import Outbox, Sender
 from stream_apps.ops_pipeline import OPS_INPUTS, OPS_STATE_TOPIC, OpsPipeline
-from stream_apps.partition_reader import read_latest, read_range
+from stream_apps.partition_reader import committed_offsets, read_latest, read_range
 
 if TYPE_CHECKING:  # the CLI builds Settings and hands it down; imports point down
     from brightkitchen.settings import Settings
@@ -69,15 +69,27 @@ class OpsShell:
             **settings.kafka_consumer_config(),
         }
         self.restored = False
+        self.restoring = asyncio.Lock()
+        self.dirty = False  # records handled since the last checkpoint
+        # Held from handling a batch until its outputs are produced: a checkpoint
+        # taken in between would cover records whose outputs a kill could lose.
+        self.working = asyncio.Lock()
         self.verified: set[tuple[str, int]] = set()
         self.last_checkpoint = 0.0
 
     async def restore(self) -> None:
-        loop = asyncio.get_running_loop()
-        state = await loop.run_in_executor(None, read_latest, self.kafka_config, OPS_STATE_TOPIC, 0)
-        self.pipeline.restore(state)
-        self.restored = True
-        self.last_checkpoint = time.monotonic()
+        """Load the latest checkpoint once (at start, and after a revocation)."""
+        async with self.restoring:
+            if self.restored:
+                return
+            loop = asyncio.get_running_loop()
+            state = await loop.run_in_executor(
+                None, read_latest, self.kafka_config, OPS_STATE_TOPIC, 0
+            )
+            self.pipeline.restore(state)
+            self.restored = True
+            self.last_checkpoint = time.monotonic()
+            self.export_gauges()  # a restarted worker pages on what it knew at once
 
     async def catch_up(self, topic: str, partition: int, offset: int) -> list:
         """First record of a topic-partition since start: re-read what the committed
@@ -95,7 +107,32 @@ class OpsShell:
             out += self.pipeline.handle(topic, partition, off, key, value)
         return out
 
+    async def start(self) -> None:
+        """At start, before any input: restore the checkpoint and re-read what the
+        group committed past it, so the state (and the open-breach gauges that page
+        on-call) is whole even if no new input ever arrives."""
+        async with self.working:
+            await self.restore()
+            loop = asyncio.get_running_loop()
+            committed = await loop.run_in_executor(
+                None,
+                committed_offsets,
+                self.kafka_config,
+                self.app.conf.id,
+                sorted(self.pipeline.next_offsets),
+            )
+            outputs = []
+            for (topic, partition), offset in sorted(committed.items()):
+                outputs += await self.catch_up(topic, partition, offset)
+            await self.io.produce(outputs)
+            self.dirty = self.dirty or bool(outputs)
+            self.export_gauges()
+
     async def batch(self, batch) -> None:
+        async with self.working:
+            await self._batch(batch)
+
+    async def _batch(self, batch) -> None:
         if not self.restored:
             await self.restore()
         pipeline = self.pipeline
@@ -108,10 +145,9 @@ class OpsShell:
                 outputs += await self.catch_up(msg.topic, msg.partition, msg.offset)
             outputs += pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
             last[tp] = msg.offset
-        now = time.monotonic()
-        if now - self.last_checkpoint >= self.settings.checkpoint_interval_s:
-            outputs += pipeline.checkpoint()
-            self.last_checkpoint = now
+        self.dirty = self.dirty or bool(last)
+        if time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_interval_s:
+            outputs += self.take_checkpoint()
         await self.io.produce(outputs)
         if self.outbox is not None:
             self.outbox.add(pipeline.take_notifications())
@@ -121,10 +157,22 @@ class OpsShell:
         if pipeline.clock > 0:
             CLOCK.set(pipeline.clock)
 
+    def take_checkpoint(self) -> list:
+        self.dirty = False
+        self.last_checkpoint = time.monotonic()
+        return self.pipeline.checkpoint()
+
     async def checkpoint_now(self) -> None:
         if self.restored:
-            await self.io.produce(self.pipeline.checkpoint())
-            self.last_checkpoint = time.monotonic()
+            await self.io.produce(self.take_checkpoint())
+
+    async def checkpoint_if_idle(self) -> None:
+        """Input drained: checkpoint what changed since the last one, so a kill -9
+        after a quiet spell loses nothing that was handled."""
+        due = time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_interval_s
+        if self.restored and self.dirty and due and not self.working.locked():
+            async with self.working:
+                await self.checkpoint_now()
 
     def export_gauges(self) -> None:
         """Refresh the gauges from the engines' state (cheap: a few dicts)."""
@@ -207,6 +255,17 @@ def make_ops_app(settings: Settings) -> faust.App:
                     key=record.operator_id, value=encode(record)
                 )
             return self.json(answer, status=status)
+
+    @app.task
+    async def start():
+        try:
+            await shell.start()
+        except Exception:
+            fatal("ops")
+
+    @app.timer(interval=1.0)
+    async def checkpoint_when_idle():
+        await shell.checkpoint_if_idle()
 
     @app.timer(interval=1.0)
     async def send_notifications():

@@ -269,11 +269,5 @@ def test_topology_pages_the_sla_breach_once_and_serves_every_metric_read(topolog
     run_topology(topology, restart_ops=False)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on main the ops app keeps no checkpoint: a restarted ops worker resumes from its "
-    "committed offsets with empty engines and forgets the open breaches (issue 14 adds ops "
-    "checkpoints)",
-)
 def test_topology_pages_once_across_an_ops_worker_restart(topology):
     run_topology(topology, restart_ops=True)
