@@ -99,3 +99,18 @@ def committed_offsets(
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in tps if tp.offset >= 0}
+
+
+def partitions_of(config: dict[str, Any], topics: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(topic, partition) of every existing partition of ``topics``."""
+    consumer = _consumer(config)
+    try:
+        metadata = consumer.list_topics(timeout=10)
+    finally:
+        consumer.close()
+    return sorted(
+        (topic, p)
+        for topic in topics
+        if topic in metadata.topics
+        for p in metadata.topics[topic].partitions
+    )

@@ -33,7 +33,12 @@ from stream_apps.metrics import SLA_BREACHES_OPEN as BREACHES_OPEN
 from stream_apps.metrics import TIMELY_DISPOSAL as TIMELY
 from stream_apps.notifier import Outbox, Sender
 from stream_apps.ops_pipeline import OPS_INPUTS, OPS_STATE_TOPIC, OpsPipeline
-from stream_apps.partition_reader import committed_offsets, read_latest, read_range
+from stream_apps.partition_reader import (
+    committed_offsets,
+    partitions_of,
+    read_latest,
+    read_range,
+)
 
 if TYPE_CHECKING:  # the CLI builds Settings and hands it down; imports point down
     from brightkitchen.settings import Settings
@@ -109,18 +114,18 @@ class OpsShell:
 
     async def start(self) -> None:
         """At start, before any input: restore the checkpoint and re-read what the
-        group committed past it, so the state (and the open-breach gauges that page
-        on-call) is whole even if no new input ever arrives."""
+        group committed past it (everything, without a checkpoint), so the state and
+        the open-breach gauges that page on-call are whole even if no new input
+        ever arrives."""
         async with self.working:
             await self.restore()
             loop = asyncio.get_running_loop()
-            committed = await loop.run_in_executor(
-                None,
-                committed_offsets,
-                self.kafka_config,
-                self.app.conf.id,
-                sorted(self.pipeline.next_offsets),
-            )
+
+            def committed() -> dict[tuple[str, int], int]:
+                inputs = partitions_of(self.kafka_config, OPS_INPUTS)
+                return committed_offsets(self.kafka_config, self.app.conf.id, inputs)
+
+            committed = await loop.run_in_executor(None, committed)
             outputs = []
             for (topic, partition), offset in sorted(committed.items()):
                 outputs += await self.catch_up(topic, partition, offset)

@@ -282,10 +282,14 @@ class RateEngine:
         if now <= self._now:
             return []
         self._now = now
-        for camera_id in sorted(self._awaiting_clock):
-            self._cam(camera_id).seen(now)
-        self._awaiting_clock.clear()
         step = self.params.emit_every_s
+        # Registered before the clock started: supervised from the start of the
+        # cadence bucket the clock started in. The first clock value depends on
+        # how the camera partitions' first reports interleaved; its bucket does not.
+        started = (now // step) * step
+        for camera_id in sorted(self._awaiting_clock):
+            self._cam(camera_id).seen(started)
+        self._awaiting_clock.clear()
         target = int((now - self.params.settle_s) // step) * step
         if self._horizon is None:
             slots = [target]

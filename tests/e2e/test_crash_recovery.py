@@ -39,7 +39,7 @@ def drive(feed: Path, mode: str, fraction: float, workdir: Path) -> tuple[dict, 
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("feed") / "feed.jsonl"
-    write_replay(FleetConfig.for_profile("health_stress", cameras=8, duration_s=2400, seed=5), path)
+    write_replay(FleetConfig.for_profile("health_stress", cameras=8, duration_s=3600, seed=5), path)
     return path
 
 

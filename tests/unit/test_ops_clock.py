@@ -105,3 +105,21 @@ def test_a_partition_that_never_reports_holds_the_clock_only_for_a_while():
     later = T0 + 600 + SILENT_PARTITION_GRACE_S
     ops.handle(TOPIC_PROGRESS, 0, 10**6, None, progress(0, TOPIC_DETECTIONS, 10**6, {}, later))
     assert ops.clock == later
+
+
+def test_exposure_does_not_depend_on_the_first_clock_value_within_its_bucket():
+    """Cameras registered before the clock: the first clock value is wherever the
+    partitions' first reports happened to meet; exposure must not follow it."""
+    from schemas.records import RegistryEntry, decode
+    from stream_apps.engines.rates import RateEngine
+
+    def rows(first_clock: float) -> list:
+        engine = RateEngine()
+        for camera in CAMERAS.values():
+            engine.feed(decode(RegistryEntry, dumps(registry(camera))))
+        engine.advance(first_clock)
+        return [(r.rate_id, r.exposure_h) for r in engine.advance(T0 + 3600)]
+
+    early = rows(T0 + 12)
+    assert early and all(h > 0 for _, h in early)
+    assert rows(T0 + 57) == early
