@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.generator.alerting import FOLDER
 from grafana.generator.common import CLICKHOUSE, PROMETHEUS
 
 
@@ -45,13 +46,15 @@ def datasources() -> dict[str, Any]:
 
 
 def dashboard_provider() -> dict[str, Any]:
+    """The boards' folder by title only, like the alert rules' (file provisioning of
+    alert rules takes no folder UID; a folderUid here made Grafana create a second
+    "BrightKitchen" folder: grafana/grafana#125079). Both resolve to one folder."""
     return {
         "apiVersion": 1,
         "providers": [
             {
                 "name": "brightkitchen",
-                "folder": "BrightKitchen",
-                "folderUid": "brightkitchen",
+                "folder": FOLDER,
                 "type": "file",
                 "disableDeletion": True,
                 "allowUiUpdates": False,

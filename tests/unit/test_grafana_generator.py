@@ -147,3 +147,18 @@ def test_every_board_and_rule_round_trips_through_the_grafana_foundation_sdk():
     for rule in rules["groups"][0]["rules"]:
         typed = json.loads(JSONEncoder().encode(Rule.from_json(rule)))
         assert typed["uid"] == rule["uid"] and typed["condition"] == rule["condition"]
+
+
+def test_boards_and_rules_share_one_folder_by_title():
+    """File provisioning of alert rules takes a folder title, never a UID; a
+    dashboards provider with a folderUid made Grafana create the folder twice
+    (grafana/grafana#125079)."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "grafana" / "provisioning"
+    [provider] = yaml.safe_load((root / "dashboards" / "brightkitchen.yaml").read_text())[
+        "providers"
+    ]
+    rules = yaml.safe_load((root / "alerting" / "rules.yaml").read_text())
+    assert "folderUid" not in provider
+    assert {g["folder"] for g in rules["groups"]} == {provider["folder"]}
