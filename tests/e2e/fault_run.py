@@ -6,7 +6,9 @@ path per process). Modes:
 - ``restart``: the only camera worker is killed and a new one started in the
   same consumer group (it restores the checkpoints and re-reads the gap);
 - ``rebalance``: two camera workers share the partitions and one is killed;
-  the survivor takes its partitions over.
+  the survivor takes its partitions over;
+- ``both``: the camera worker and the ops worker are killed at the same moment
+  and restarted (each restores its checkpoint and re-reads the gap).
 
 Usage: python fault_run.py FEED.jsonl MODE KILL_FRACTION (above 1: no kill)
 """
@@ -29,6 +31,8 @@ QUERIES = {
     "ended_at FROM bk.camera_events FINAL ORDER BY event_id",
     "alerts": "SELECT alert_id, cls, state, members, created_at, revision "
     "FROM bk.alerts FINAL ORDER BY alert_id",
+    "sla_breaches": "SELECT * EXCEPT inserted_at FROM bk.sla_breaches FINAL ORDER BY breach_id",
+    "operator_rates": "SELECT * EXCEPT inserted_at FROM bk.operator_rates FINAL ORDER BY rate_id",
 }
 SECOND = "cameras-2"
 
@@ -62,6 +66,8 @@ def main(feed: Path, mode: str, kill_fraction: float) -> None:
                 worker.wait()
             else:
                 rt.restart_worker("cameras")
+                if mode == "both":
+                    rt.restart_worker("ops")
             killed = True
             print(f"killed a camera worker ({mode}) at {done}/{total}", file=sys.stderr)
 
