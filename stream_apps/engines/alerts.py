@@ -54,8 +54,12 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 _SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
@@ -360,7 +364,7 @@ class AlertEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "registry": {k: list(v) for k, v in self._registry.items()},
             "alerts": {k: a.to_dict() for k, a in self._alerts.items()},
@@ -373,6 +377,7 @@ class AlertEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version("alert engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops")
         self._now = inf_from_none(snapshot.get("now"))
         self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
         self._alerts = {k: _Alert.from_dict(a) for k, a in snapshot["alerts"].items()}

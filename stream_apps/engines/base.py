@@ -15,7 +15,9 @@ cameras (keys) routed to it.
   fresh engine and feeding the records after the snapshot gives exactly the
   events an uninterrupted engine gives: no second ``open``.
 - ``restore(snapshot)``: load state written by ``snapshot``; records already
-  covered by it that are fed again (an at-least-once replay) are ignored.
+  covered by it that are fed again (an at-least-once replay) are ignored. A
+  snapshot names its ``version``; restore refuses one it cannot read
+  (`check_snapshot_version`) rather than guess.
 
 Engines never log per record, never sleep and never read the clock.
 """
@@ -35,3 +37,13 @@ class Engine(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
     def restore(self, snapshot: dict[str, Any]) -> None: ...
+
+
+def check_snapshot_version(engine: str, version: Any, supported: int, app: str) -> None:
+    """Refuse a snapshot ``version`` other than the one ``engine`` reads (a ValueError
+    naming both, and what to do: start the ``app`` app without the old checkpoint)."""
+    if version != supported:
+        raise ValueError(
+            f"{engine} snapshot version {version!r}: this engine reads version "
+            f"{supported} only; start the {app} app without the old checkpoint"
+        )

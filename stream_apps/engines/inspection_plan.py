@@ -41,9 +41,13 @@ from schemas.records import (
     RegistryEntry,
     SlaBreach,
 )
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, month_of, next_midnight
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 DAY = 86400.0
 GRADE_ORDER = {"A": 0, "B": 1, "C": 2, "D": 3}
@@ -170,7 +174,7 @@ class InspectionPlanEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "midnight": self._midnight,
             "ops": {k: {**v, "cameras": dict(v["cameras"])} for k, v in self._ops.items()},
@@ -182,6 +186,9 @@ class InspectionPlanEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version(
+            "inspection-plan engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops"
+        )
         self._now = inf_from_none(snapshot.get("now"))
         self._midnight = snapshot["midnight"]
         self._ops = {k: {**v, "cameras": dict(v["cameras"])} for k, v in snapshot["ops"].items()}

@@ -36,9 +36,13 @@ from schemas.records import (
     Record,
     RegistryEntry,
 )
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 DAY = 86400.0
 
@@ -162,7 +166,7 @@ class KeyMonitoringEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "cams": {k: [v[0], [list(h) for h in v[1]]] for k, v in self._cams.items()},
             "ops": {k: list(v) for k, v in self._ops.items()},
@@ -177,6 +181,9 @@ class KeyMonitoringEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version(
+            "key-monitoring engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops"
+        )
         self._now = inf_from_none(snapshot.get("now"))
         self._cams = {k: [v[0], [list(h) for h in v[1]]] for k, v in snapshot["cams"].items()}
         self._ops = {k: list(v) for k, v in snapshot["ops"].items()}

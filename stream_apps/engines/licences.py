@@ -27,10 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, LicenceAlert, Record, RegistryEntry
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day
 from stream_apps.engines.sla import WorkingCalendar
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 DAY = 86400.0
 STAGES = ("30d", "7d", "0d", "expired")
@@ -145,13 +149,14 @@ class LicenceEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "ops": {k: dict(v) for k, v in self._ops.items()},
             "lic": {k: [v[0], v[1], list(v[2]), v[3]] for k, v in self._lic.items()},
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version("licence engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops")
         self._now = inf_from_none(snapshot.get("now"))
         self._ops = {k: dict(v) for k, v in snapshot["ops"].items()}
         self._lic = {k: [v[0], v[1], list(v[2]), v[3]] for k, v in snapshot["lic"].items()}

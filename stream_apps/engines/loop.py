@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import Alert, KeyMonitoringEntry, Record
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.inspection_plan import InspectionPlanEngine, InspectionPlanParams
 from stream_apps.engines.key_monitoring import KeyMonitoringEngine, KeyMonitoringParams
 from stream_apps.engines.licences import LicenceEngine, LicenceParams
 from stream_apps.engines.sla import WorkingCalendar
 from stream_apps.engines.station_kpis import StationKpiEngine, StationKpiParams
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,10 @@ class RegulatorsLoop:
         return out
 
     def snapshot(self) -> dict[str, Any]:
-        return {"version": 1, **{name: e.snapshot() for name, e in self._engines}}
+        return {"version": SNAPSHOT_VERSION, **{name: e.snapshot() for name, e in self._engines}}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version("regulators' loop", snapshot.get("version"), SNAPSHOT_VERSION, "ops")
         for name, engine in self._engines:
             engine.restore(snapshot[name])
 

@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import Alert, LicenceAlert, Notification, Record, SlaBreach
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 FORMATS = ("dingtalk", "wecom", "json")
 
@@ -141,9 +145,12 @@ class NotificationEngine:
         return []
 
     def snapshot(self) -> dict[str, Any]:
-        return {"version": 1, "seen": dict(self._seen)}
+        return {"version": SNAPSHOT_VERSION, "seen": dict(self._seen)}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version(
+            "notification engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops"
+        )
         self._seen = dict(snapshot["seen"])
 
 

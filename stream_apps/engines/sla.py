@@ -47,8 +47,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.records import SCHEMA_VERSION, Alert, Disposition, Record, SlaBreach
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 BREACH_KINDS: tuple[str, ...] = (
     "verify_overdue",
@@ -271,7 +275,7 @@ class SlaEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "clocks": {a: c.to_dict() for a, c in self._clocks.items()},
             "done": dict(self._done),
@@ -282,6 +286,7 @@ class SlaEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version("SLA engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops")
         self._now = inf_from_none(snapshot.get("now"))
         self._clocks = {a: _Clock.from_dict(c) for a, c in snapshot["clocks"].items()}
         self._done = dict(snapshot["done"])

@@ -42,9 +42,13 @@ from schemas.records import (
     RegistryEntry,
     StationKpi,
 )
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day, next_midnight
+
+SNAPSHOT_VERSION = 1
+"""Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
 DAY = 86400.0
 
@@ -151,7 +155,7 @@ class StationKpiEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "midnight": self._midnight,
             "cams": {k: list(v) for k, v in self._cams.items()},
@@ -163,6 +167,9 @@ class StationKpiEngine:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        check_snapshot_version(
+            "station-KPI engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops"
+        )
         self._now = inf_from_none(snapshot.get("now"))
         self._midnight = snapshot["midnight"]
         self._cams = {k: list(v) for k, v in snapshot["cams"].items()}

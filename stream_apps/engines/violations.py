@@ -54,6 +54,7 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.reorder import DUPLICATE, ReorderBuffer
 
@@ -558,11 +559,7 @@ _NO_DETECTIONS: list[Detection] = []
 
 
 def _check_version(version: Any) -> None:
-    if version != SNAPSHOT_VERSION:
-        raise ValueError(
-            f"violation engine snapshot version {version!r}: this engine reads version "
-            f"{SNAPSHOT_VERSION} only; start the camera app without the old checkpoint"
-        )
+    check_snapshot_version("violation engine", version, SNAPSHOT_VERSION, "camera")
 
 
 def _encode_payload(payload: _Payload) -> dict[str, Any]:

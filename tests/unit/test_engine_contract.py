@@ -123,9 +123,38 @@ def loop_feed() -> tuple[list[RegistryEntry], list[Record]]:
 def _loop():
     from stream_apps.engines.loop import RegulatorsLoop
 
-    calendar = WorkingCalendar(set(), set(), covered_years={2026})
+    calendar = _calendar()
     sla = SlaEngine(calendar)
     return RegulatorsLoop(calendar, lambda a: sla.deadlines(a.created_at)["rectify_overdue"])
+
+
+def _calendar() -> WorkingCalendar:
+    return WorkingCalendar(set(), set(), covered_years={2026})
+
+
+def _plan():
+    from stream_apps.engines.inspection_plan import InspectionPlanEngine
+
+    return InspectionPlanEngine()
+
+
+def _kpis():
+    from stream_apps.engines.station_kpis import StationKpiEngine
+
+    sla = SlaEngine(_calendar())
+    return StationKpiEngine(lambda a: sla.deadlines(a.created_at)["rectify_overdue"])
+
+
+def _key_monitoring():
+    from stream_apps.engines.key_monitoring import KeyMonitoringEngine
+
+    return KeyMonitoringEngine()
+
+
+def _licences():
+    from stream_apps.engines.licences import LicenceEngine
+
+    return LicenceEngine(_calendar())
 
 
 def _notifications():
@@ -140,21 +169,30 @@ class EngineCase:
     make: Callable[[], Any]
     feed: Callable[[], tuple[list[RegistryEntry], list[Record]]]
     registry_by_feed: bool  # ops engines take registry entries through feed()
+    label: str  # what the engine calls itself in its errors
 
 
 CASES = [
-    EngineCase("violations", ViolationEngine, camera_feed, False),
+    EngineCase("violations", ViolationEngine, camera_feed, False, "violation engine"),
     EngineCase(
         "camera_health",
         lambda: CameraHealthEngine(HealthParams(warmup_frames=60)),
         camera_feed,
         False,
+        "camera-health",
     ),
-    EngineCase("alerts", AlertEngine, ops_feed, True),
-    EngineCase("sla", lambda: SlaEngine(WorkingCalendar(set(), set())), ops_feed, True),
-    EngineCase("rates", RateEngine, ops_feed, True),
-    EngineCase("regulators_loop", _loop, loop_feed, True),
-    EngineCase("notifications", _notifications, ops_feed, True),
+    EngineCase("alerts", AlertEngine, ops_feed, True, "alert engine"),
+    EngineCase(
+        "sla", lambda: SlaEngine(WorkingCalendar(set(), set())), ops_feed, True, "SLA engine"
+    ),
+    EngineCase("rates", RateEngine, ops_feed, True, "rates engine"),
+    EngineCase("regulators_loop", _loop, loop_feed, True, "regulators' loop"),
+    # The loop's engines, each on its own too.
+    EngineCase("inspection_plan", _plan, loop_feed, True, "inspection-plan engine"),
+    EngineCase("station_kpis", _kpis, loop_feed, True, "station-KPI engine"),
+    EngineCase("key_monitoring", _key_monitoring, loop_feed, True, "key-monitoring engine"),
+    EngineCase("licences", _licences, loop_feed, True, "licence engine"),
+    EngineCase("notifications", _notifications, ops_feed, True, "notification engine"),
 ]
 
 
@@ -234,3 +272,36 @@ def test_an_input_it_does_not_handle_is_never_raised(case):
     ):
         assert engine.feed(stranger) == []  # counted or ignored, but the stream goes on
     _drive(engine, records[k:], clock)
+
+
+@pytest.mark.parametrize("version", [None, 0, 999, "1"], ids=lambda v: f"version={v!r}")
+def test_restore_refuses_a_snapshot_version_it_does_not_read(case, version):
+    """A checkpoint from another version is refused with the engine and version named,
+    before anything is loaded: the engine is left as fresh as it was."""
+    registry, records = case.feed()
+    before = _fresh(case, registry)
+    _drive(before, records[: len(records) // 2], 0.0)
+    snapshot = json.loads(json.dumps(before.snapshot()))
+    assert "version" in snapshot, f"{case.name}: a snapshot names its version"
+    if version is None:
+        del snapshot["version"]
+    else:
+        snapshot["version"] = version
+    after = _fresh(case, registry)
+    untouched = json.dumps(after.snapshot(), sort_keys=True)
+    with pytest.raises(ValueError) as refused:
+        after.restore(snapshot)
+    message = str(refused.value)
+    assert case.label in message and f"snapshot version {version!r}" in message, message
+    assert json.dumps(after.snapshot(), sort_keys=True) == untouched
+
+
+def test_the_loop_names_the_inner_engine_whose_snapshot_it_cannot_read():
+    registry, records = loop_feed()
+    case = next(c for c in CASES if c.name == "regulators_loop")
+    before = _fresh(case, registry)
+    _drive(before, records, 0.0)
+    snapshot = json.loads(json.dumps(before.snapshot()))
+    snapshot["licences"]["version"] = 7
+    with pytest.raises(ValueError, match="licence engine snapshot version 7"):
+        _fresh(case, registry).restore(snapshot)

@@ -13,6 +13,7 @@ import struct
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.camera_health.params import INF, SUPPRESSING_KINDS
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.reorder import ReorderBuffer
@@ -240,11 +241,7 @@ def _unpack(text: str | None) -> list[float] | None:
 
 
 def _check_version(version: Any) -> None:
-    if version != SNAPSHOT_VERSION:
-        raise ValueError(
-            f"camera-health snapshot version {version!r}: this engine reads version "
-            f"{SNAPSHOT_VERSION} only; start the camera app without the old checkpoint"
-        )
+    check_snapshot_version("camera-health", version, SNAPSHOT_VERSION, "camera")
 
 
 def _encode_quality(q: _Quality) -> dict[str, Any]:
