@@ -208,16 +208,8 @@ def constant_variable(name: str, label: str, value: str) -> dict[str, Any]:
 
 def hidden_constant(name: str, label: str, value: str) -> dict[str, Any]:
     """A deployment constant the queries read (Grafana's `constant` type, hidden)."""
-    return {
-        "current": {"text": value, "value": value},
-        "hide": 2,
-        "label": label,
-        "name": name,
-        "options": [{"selected": True, "text": value, "value": value}],
-        "query": value,
-        "skipUrlSync": True,
-        "type": "constant",
-    }
+    shown = constant_variable(name, label, value)
+    return {**shown, "hide": 2, "skipUrlSync": True, "type": "constant"}
 
 
 SNAPSHOT_BASE = "snapshot_base"
