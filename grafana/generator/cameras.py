@@ -15,6 +15,7 @@ from grafana.generator.common import (
     panel,
     per_row,
     sql_target,
+    started_bars,
 )
 
 UID = "bk-cameras"
@@ -56,24 +57,7 @@ def build(city: str) -> dict[str, Any]:
             8,
         ),
         lay.place(
-            panel(
-                "timeseries",
-                "Camera events started",
-                [
-                    sql_target(
-                        f"""
-                        SELECT $__timeInterval(started_at) AS time, kind, count() AS events
-                        FROM bk.camera_events FINAL
-                        WHERE $__timeFilter(started_at) AND {scope}
-                        GROUP BY time, kind
-                        ORDER BY time, kind
-                        """,
-                        timeseries=True,
-                    )
-                ],
-                columns=["time", "kind", "events"],
-                custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
-            ),
+            started_bars("Camera events started", "camera_events", "kind", "events", scope),
             16,
             8,
         ),

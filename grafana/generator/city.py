@@ -15,6 +15,7 @@ from grafana.generator.common import (
     link_override,
     panel,
     sql_target,
+    started_bars,
 )
 
 UID = "bk-city"
@@ -177,23 +178,12 @@ def build(city: str) -> dict[str, Any]:
             8,
         ),
         lay.place(
-            panel(
-                "timeseries",
+            started_bars(
                 "Violations started",
-                [
-                    sql_target(
-                        f"""
-                        SELECT $__timeInterval(started_at) AS time, cls, count() AS violations
-                        FROM bk.violations FINAL
-                        WHERE $__timeFilter(started_at) AND {scope}
-                        GROUP BY time, cls
-                        ORDER BY time, cls
-                        """,
-                        timeseries=True,
-                    )
-                ],
-                columns=["time", "cls", "violations"],
-                custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
+                "violations",
+                "cls",
+                "violations",
+                scope,
                 description="Violation episodes by the time they started, per class.",
             ),
             12,

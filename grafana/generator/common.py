@@ -206,6 +206,32 @@ def constant_variable(name: str, label: str, value: str) -> dict[str, Any]:
     }
 
 
+def started_bars(
+    title: str, table: str, by: str, count_as: str, scope: str, description: str = ""
+) -> dict[str, Any]:
+    """Stacked bars of the episodes of `table` (violations, camera events) by the
+    time they started, one series per value of `by` (class, kind)."""
+    return panel(
+        "timeseries",
+        title,
+        [
+            sql_target(
+                f"""
+                SELECT $__timeInterval(started_at) AS time, {by}, count() AS {count_as}
+                FROM bk.{table} FINAL
+                WHERE $__timeFilter(started_at) AND {scope}
+                GROUP BY time, {by}
+                ORDER BY time, {by}
+                """,
+                timeseries=True,
+            )
+        ],
+        columns=["time", by, count_as],
+        custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
+        description=description,
+    )
+
+
 def hidden_constant(name: str, label: str, value: str) -> dict[str, Any]:
     """A deployment constant the queries read (Grafana's `constant` type, hidden)."""
     shown = constant_variable(name, label, value)
