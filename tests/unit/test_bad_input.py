@@ -178,7 +178,7 @@ def test_the_valid_episode_raises_one_open_and_one_closed_rodent_violation():
 
 # -- garbage ------------------------------------------------------------------------
 WRONG_VALUES = ({"x": [1]}, [[]], None)
-NULLABLE = frozenset({"operator_id", "ended_at", "watermark"})
+NULLABLE = frozenset({"operator_id", "ended_at", "watermark", "quality"})  # null is valid there
 CAMERA_VALID = {
     TOPIC_DETECTIONS: lambda: frame(CAM, T0 - 1, 5000, (("no_hat", 0.8),)),
     TOPIC_CAMERA_STATUS: lambda: status(CAM, T0 - 1),
