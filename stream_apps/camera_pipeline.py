@@ -59,6 +59,8 @@ STATE_TOPIC = "bk.state.cameras.v1"
 """Internal compacted topic: per-camera engine state, partitioned like the inputs."""
 MARKER_KEY = "__partition__"
 """Key of the record that closes a checkpoint: watermark, held status, offsets."""
+CLOCK_TOPICS = frozenset({TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS})
+"""Inputs whose progress reports carry the partition's watermark."""
 
 
 @dataclass

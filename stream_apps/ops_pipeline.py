@@ -36,8 +36,6 @@ import msgspec
 from schemas.records import (
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
-    TOPIC_CAMERA_STATUS,
-    TOPIC_DETECTIONS,
     TOPIC_DISPOSITIONS,
     TOPIC_INSPECTION_PLAN,
     TOPIC_INSPECTIONS,
@@ -66,6 +64,7 @@ from schemas.records import (
     decode,
     encode,
 )
+from stream_apps.camera_pipeline import CLOCK_TOPICS
 from stream_apps.dispositions_api import MAX_SKEW_S, future_reason
 from stream_apps.dlq import dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
@@ -91,7 +90,6 @@ CHUNK_BYTES = 256 * 1024
 """A checkpoint is written in chunks of this size (a broker's message limit is
 about 1 MB), in one of two slots; the marker names the complete one."""
 CAMERA_APP = "cameras"
-CAMERA_CLOCK_TOPICS = frozenset({TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS})
 RESOLVED = frozenset({"rectified", "closed", "false_positive"})
 SILENT_PARTITION_GRACE_S = 900.0
 """A camera partition the camera app reported on but that has no watermark yet holds
@@ -303,14 +301,10 @@ class OpsPipeline:
                 progress = decode(Progress, value)
                 if progress.app == CAMERA_APP:
                     self._known_partitions.add(progress.partition)
-                if (
-                    progress.app == CAMERA_APP
-                    and progress.topic in CAMERA_CLOCK_TOPICS
-                    and progress.watermark is not None
-                ):
-                    self._marks.setdefault(progress.partition, []).append(
-                        (progress.watermark, progress.outputs)
-                    )
+                    if progress.topic in CLOCK_TOPICS and progress.watermark is not None:
+                        self._marks.setdefault(progress.partition, []).append(
+                            (progress.watermark, progress.outputs)
+                        )
                 return self._settle()
             if topic == TOPIC_REGISTRY:
                 try:

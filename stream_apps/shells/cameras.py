@@ -58,7 +58,7 @@ from schemas.records import (
     Progress,
     encode,
 )
-from stream_apps.camera_pipeline import STATE_TOPIC, CameraPipeline
+from stream_apps.camera_pipeline import CLOCK_TOPICS, STATE_TOPIC, CameraPipeline
 from stream_apps.output import Output
 from stream_apps.partition_reader import read_latest
 
@@ -262,7 +262,7 @@ class CameraShell:
         partitions = self.pipeline.partitions
         for (topic, partition), offset in last.items():
             watermark = None
-            if topic in (TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS):
+            if topic in CLOCK_TOPICS:
                 eng = partitions.get(partition)
                 if eng is not None and eng.watermark != -inf:
                     watermark = eng.watermark
