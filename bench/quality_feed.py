@@ -5,7 +5,7 @@
 Run as a script path (not ``-m``), so that ``PYTHONPATH`` alone picks which build's
 ``stream_apps`` it measures: ``PYTHONPATH=/path/to/other/checkout python
 bench/quality_feed.py ...`` scores another version on the same file. It uses only
-`stream_apps.camera_pipeline.CameraPipeline` (decode, engines, suppression
+`stream_apps.pipelines.camera.CameraPipeline` (decode, engines, suppression
 wiring), one partition, the watermark advanced every 100 records as the shell's
 ticks do, and keeps each episode's latest state (closed wins over open), as
 ``bk.violations FINAL`` / ``bk.camera_events FINAL`` would.
@@ -20,7 +20,7 @@ import time
 import msgspec
 
 from schemas.records import TOPIC_CAMERA_EVENTS, TOPIC_VIOLATIONS, CameraEvent, Violation
-from stream_apps.camera_pipeline import CameraPipeline
+from stream_apps.pipelines.camera import CameraPipeline
 
 
 class _Line(msgspec.Struct):

@@ -30,7 +30,7 @@ from schemas.records import (
     decode,
 )
 from stream_apps.engines.ids import stable_id
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 
 TABLES = {TOPIC_DETECTIONS: "bk.detections", TOPIC_VIOLATIONS: "bk.violations"}
 

@@ -331,8 +331,8 @@ def stream(
 def sink() -> None:
     """Run the store sink against the configured broker and store until interrupted."""
     from clickhouse.migrate import migrate
-    from stream_apps.sink import Sink
-    from stream_apps.store_writer import StoreWriter
+    from stream_apps.sink.consumer import Sink
+    from stream_apps.sink.store_writer import StoreWriter
 
     settings = _settings()
     if settings.embedded_broker:

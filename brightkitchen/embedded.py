@@ -30,8 +30,8 @@ from schemas.records import (
     TOPIC_SLA_BREACHES,
     TOPIC_VIOLATIONS,
 )
-from stream_apps.camera_pipeline import STATE_TOPIC
-from stream_apps.ops_pipeline import OPS_STATE_TOPIC
+from stream_apps.pipelines.camera import STATE_TOPIC
+from stream_apps.pipelines.ops import OPS_STATE_TOPIC
 
 COMPACTED_TOPICS = frozenset({"bk.registry.v1", STATE_TOPIC, OPS_STATE_TOPIC})
 

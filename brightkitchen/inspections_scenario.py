@@ -347,7 +347,7 @@ def run_ops(
     """
     from schemas.records import TOPIC_PROGRESS, encode
     from stream_apps.engines.sla import WorkingCalendar
-    from stream_apps.ops_pipeline import OpsPipeline
+    from stream_apps.pipelines.ops import OpsPipeline
 
     until = t(DAYS, 8) if until is None else until
     pipeline = OpsPipeline(
@@ -389,7 +389,7 @@ def store_month(client: Any, outputs: list[Any] | None = None) -> int:
     """Migrate ``client``'s store and write the month's ops outputs into it; return rows."""
     from clickhouse.migrate import migrate
     from schemas.records import TOPIC_RECORDS, decode
-    from stream_apps.store_writer import StoreWriter
+    from stream_apps.sink.store_writer import StoreWriter
 
     if outputs is None:
         outputs = run_ops()[1]

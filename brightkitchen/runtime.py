@@ -41,8 +41,8 @@ from schemas.records import (
     Progress,
     decode,
 )
-from stream_apps.sink import Sink
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.consumer import Sink
+from stream_apps.sink.store_writer import StoreWriter
 
 # Which stream app consumes which input topic (bk.progress.v1 `app` field).
 CONSUMERS: dict[str, tuple[str, ...]] = {

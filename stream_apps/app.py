@@ -11,7 +11,7 @@ like every other command. Values stay raw bytes on the wire
 input go to the DLQ instead of crashing the stream.
 
 The camera app scales out by partition (run many workers); the ops app is one
-instance with its own consumer group (see stream_apps/ops_pipeline.py).
+instance with its own consumer group (see stream_apps/pipelines/ops.py).
 """
 
 from __future__ import annotations

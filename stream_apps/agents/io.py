@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from schemas.records import TOPIC_DLQ, TOPIC_PROGRESS, Progress, encode
 from stream_apps.metrics import DEAD_LETTERS
 from stream_apps.metrics import STREAM_OUTPUTS as OUTPUTS
-from stream_apps.output import Output
+from stream_apps.pipelines.output import Output
 
 log = logging.getLogger(__name__)
 

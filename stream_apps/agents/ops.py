@@ -32,13 +32,13 @@ from stream_apps.metrics import OPS_CLOCK as CLOCK
 from stream_apps.metrics import SLA_BREACHES_OPEN as BREACHES_OPEN
 from stream_apps.metrics import TIMELY_DISPOSAL as TIMELY
 from stream_apps.notifier import Outbox, Sender
-from stream_apps.ops_pipeline import OPS_INPUTS, OPS_STATE_TOPIC, OpsPipeline
 from stream_apps.partition_reader import (
     committed_offsets,
     partitions_of,
     read_latest,
     read_range,
 )
+from stream_apps.pipelines.ops import OPS_INPUTS, OPS_STATE_TOPIC, OpsPipeline
 
 if TYPE_CHECKING:  # the CLI builds Settings and hands it down; imports point down
     from brightkitchen.settings import Settings

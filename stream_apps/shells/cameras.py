@@ -2,7 +2,7 @@
 
 No Faust on the per-record path (see docs/scaling.md for the measurements):
 one loop fetches a batch of up to ``batch_max`` records, hands each to the
-framework-free :class:`~stream_apps.camera_pipeline.CameraPipeline`, advances
+framework-free :class:`~stream_apps.pipelines.camera.CameraPipeline`, advances
 the touched partitions' clocks, produces the outputs, waits for their
 delivery, then reports progress (``bk.progress.v1``) and commits.
 
@@ -58,9 +58,9 @@ from schemas.records import (
     Progress,
     encode,
 )
-from stream_apps.camera_pipeline import CLOCK_TOPICS, STATE_TOPIC, CameraPipeline
-from stream_apps.output import Output
 from stream_apps.partition_reader import read_latest
+from stream_apps.pipelines.camera import CLOCK_TOPICS, STATE_TOPIC, CameraPipeline
+from stream_apps.pipelines.output import Output
 
 if TYPE_CHECKING:  # the entry point loads Settings and hands it down
     from brightkitchen.settings import Settings

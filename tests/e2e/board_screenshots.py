@@ -16,7 +16,7 @@ from pathlib import Path
 import clickhouse_connect
 
 from brightkitchen.boards import render_board
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 from tests.e2e.test_grafana_queries import OFFLINE_CAMERA, _cli, _ops_records, _with_outage
 
 BOARDS = ("city", "cameras", "operators", "sla", "pipeline")

@@ -21,8 +21,8 @@ from brightkitchen.embedded import create_topics, start_broker
 from brightkitchen.settings import Settings
 from clickhouse.migrate import migrate
 from schemas.records import TOPIC_VIOLATIONS, Evidence, Violation, encode
-from stream_apps.sink import Sink
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.consumer import Sink
+from stream_apps.sink.store_writer import StoreWriter
 
 T0 = 1_793_610_000.0
 EPISODES = 1500

@@ -35,8 +35,8 @@ from schemas.records import (
     Quality,
     encode,
 )
-from stream_apps.sink import Sink
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.consumer import Sink
+from stream_apps.sink.store_writer import StoreWriter
 
 DAY = 86_400.0
 

@@ -39,7 +39,7 @@ from brightkitchen.boards import (
 )
 from grafana.generator.common import CAMERA_EVENT_KINDS
 from schemas.records import Alert, ClassRate, OperatorRate, SlaBreach
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 
 pytestmark = pytest.mark.e2e
 

@@ -206,7 +206,7 @@ def test_eight_generated_videos_give_records_the_stream_app_turns_into_violation
 ):
     """Issue 4's end-to-end check: worker records go through the camera pipeline."""
     from schemas.records import TOPIC_VIOLATIONS, Violation
-    from stream_apps.camera_pipeline import CameraPipeline
+    from stream_apps.pipelines.camera import CameraPipeline
 
     cameras = []
     for i in range(8):

@@ -34,10 +34,10 @@ from schemas.records import (  # noqa: E402
     Violation,
     decode,
 )
-from stream_apps.camera_pipeline import CameraPipeline  # noqa: E402
 from stream_apps.engines.alerts import AlertEngine  # noqa: E402
 from stream_apps.engines.violations import ViolationParams  # noqa: E402
-from stream_apps.store_writer import StoreWriter  # noqa: E402
+from stream_apps.pipelines.camera import CameraPipeline  # noqa: E402
+from stream_apps.sink.store_writer import StoreWriter  # noqa: E402
 from tests.e2e.test_inference_worker import FILES, ListPublisher, model_file  # noqa: E402,F401
 
 CHDB_PATH: list = []

@@ -35,12 +35,12 @@ from schemas.records import (
     DeadLetter,
     Violation,
 )
-from stream_apps.camera_pipeline import MAX_FUTURE_S, CameraPipeline
 from stream_apps.dispositions_api import MAX_BODY_BYTES, accept_disposition
-from stream_apps.dlq import DLQ_VALUE_MAX
 from stream_apps.engines.sla import WorkingCalendar
-from stream_apps.ops_pipeline import OpsPipeline
-from stream_apps.output import Output
+from stream_apps.pipelines.camera import MAX_FUTURE_S, CameraPipeline
+from stream_apps.pipelines.dlq import DLQ_VALUE_MAX
+from stream_apps.pipelines.ops import OpsPipeline
+from stream_apps.pipelines.output import Output
 
 T0 = 1_793_610_000.0  # 2026-11-02 09:00 UTC, inside opening hours
 CAM = "cam-1"
@@ -402,7 +402,7 @@ def test_a_replay_dated_after_today_gives_its_events():
 
 def test_in_a_replay_a_far_future_first_record_does_not_move_the_partition_clock():
     # A camera's first record never moves the clock: a second one within
-    # MAX_STEP_S must confirm it (stream_apps/camera_pipeline.py).
+    # MAX_STEP_S must confirm it (stream_apps/pipelines/camera.py).
     feeder = Feeder(CameraPipeline())
     feeder.handle(TOPIC_DETECTIONS, "cam-x", dumps(frame("cam-x", 4.0e9, 0)))
     warm_up(feeder)

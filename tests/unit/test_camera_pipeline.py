@@ -14,7 +14,7 @@ from schemas.records import (
     RegistryEntry,
     encode,
 )
-from stream_apps.camera_pipeline import MARKER_KEY, STATE_TOPIC, CameraPipeline
+from stream_apps.pipelines.camera import MARKER_KEY, STATE_TOPIC, CameraPipeline
 
 PARTITIONS = 3
 

@@ -13,7 +13,7 @@ from inference_workers.deepstream import (
     parse_timestamp,
     schema_of,
 )
-from stream_apps.camera_pipeline import CameraPipeline
+from stream_apps.pipelines.camera import CameraPipeline
 
 SIG = [0.125] * 32 + [-0.125] * 32
 QUALITY = json.dumps({"bk_quality": {"brightness": 0.5, "sharpness": 150.0, "signature": SIG}})

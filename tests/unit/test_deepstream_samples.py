@@ -11,8 +11,8 @@ import pytest
 from inference_workers.classmap import ClassMap
 from inference_workers.deepstream import Bridge, DeepStreamAdapter, FullSchemaFrames
 from schemas.records import FrameDetections, decode, encode
-from stream_apps.camera_pipeline import CameraPipeline
 from stream_apps.engines.camera_health import CameraHealthEngine
+from stream_apps.pipelines.camera import CameraPipeline
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "deepstream-samples"
 pytestmark = pytest.mark.skipif(

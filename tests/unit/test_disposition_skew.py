@@ -9,7 +9,7 @@ import msgspec
 from schemas.records import TOPIC_DISPOSITIONS, TOPIC_DLQ, TOPIC_PROGRESS, DeadLetter, Progress
 from stream_apps.dispositions_api import accept_disposition
 from stream_apps.engines.sla import WorkingCalendar
-from stream_apps.ops_pipeline import OpsPipeline
+from stream_apps.pipelines.ops import OpsPipeline
 
 T = 1_790_726_400.0
 

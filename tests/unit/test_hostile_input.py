@@ -29,10 +29,10 @@ from schemas.records import (
     RegistryEntry,
     decode,
 )
-from stream_apps.camera_pipeline import CameraPipeline
-from stream_apps.dlq import DLQ_KEY_MAX, DLQ_REASON_MAX, DLQ_VALUE_MAX, dead_letter
 from stream_apps.engines.sla import WorkingCalendar
-from stream_apps.ops_pipeline import OpsPipeline
+from stream_apps.pipelines.camera import CameraPipeline
+from stream_apps.pipelines.dlq import DLQ_KEY_MAX, DLQ_REASON_MAX, DLQ_VALUE_MAX, dead_letter
+from stream_apps.pipelines.ops import OpsPipeline
 
 T0 = 1_793_577_600.0
 PROPERTY = settings(

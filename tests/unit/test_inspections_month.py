@@ -17,7 +17,7 @@ import pytest
 from brightkitchen import inspections_scenario as sc
 from clickhouse.migrate import migrate
 from schemas.records import TOPIC_RECORDS, decode
-from stream_apps.store_writer import TABLES, StoreWriter
+from stream_apps.sink.store_writer import TABLES, StoreWriter
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -289,8 +289,8 @@ def test_snapshot_and_restore_midway_gives_the_same_outputs(monkeypatch):
     """Every engine of the loop restores to the same answer (DESIGN principle 1)."""
     import json
 
-    from stream_apps import ops_pipeline
     from stream_apps.engines.loop import RegulatorsLoop
+    from stream_apps.pipelines import ops as ops_pipeline
 
     calls: list[tuple[str, object]] = []
     made: list[RegulatorsLoop] = []

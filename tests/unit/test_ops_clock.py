@@ -14,9 +14,9 @@ from schemas.records import (
     TOPIC_VIOLATIONS,
     Progress,
 )
-from stream_apps.camera_pipeline import CameraPipeline
 from stream_apps.engines.sla import WorkingCalendar
-from stream_apps.ops_pipeline import SILENT_PARTITION_GRACE_S, OpsPipeline
+from stream_apps.pipelines.camera import CameraPipeline
+from stream_apps.pipelines.ops import SILENT_PARTITION_GRACE_S, OpsPipeline
 from tests.unit.test_bad_input import T0, dumps, frame, registry
 
 # One kitchen, two cameras in two partitions: a rodent on cam-a at +60 s and on

@@ -15,9 +15,9 @@ from schemas.records import (
     TOPIC_VIOLATIONS,
     Progress,
 )
-from stream_apps.camera_pipeline import CameraPipeline
 from stream_apps.engines.sla import SlaParams, WorkingCalendar
-from stream_apps.ops_pipeline import OPS_STATE_TOPIC, OpsPipeline
+from stream_apps.pipelines.camera import CameraPipeline
+from stream_apps.pipelines.ops import OPS_STATE_TOPIC, OpsPipeline
 from tests.unit.test_bad_input import T0, dumps, frame, registry
 
 CAMS = ("cam-a", "cam-b", "cam-c")

@@ -15,7 +15,7 @@ from schemas.records import (
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
 )
-from stream_apps.camera_pipeline import CameraPipeline
+from stream_apps.pipelines.camera import CameraPipeline
 from tests.unit.test_bad_input import T0, dumps, frame, registry, status
 
 P = 0

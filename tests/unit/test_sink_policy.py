@@ -8,8 +8,8 @@ import sys
 import pyarrow as pa
 
 from schemas.records import TOPIC_ALERTS, TOPIC_DETECTIONS, FrameDetections, Quality
-from stream_apps.sink import is_permanent
-from stream_apps.store_writer import MAX_PARTITIONS_PER_INSERT, partition_chunks
+from stream_apps.sink.consumer import is_permanent
+from stream_apps.sink.store_writer import MAX_PARTITIONS_PER_INSERT, partition_chunks
 
 DAY = 86_400.0
 

@@ -18,7 +18,7 @@ from clickhouse.migrate import migrate
 from grafana.generator import dashboards
 from inference_workers.snapshot_links import snapshot_link, snapshot_link_sql
 from schemas.records import TOPIC_VIOLATIONS, Evidence, Violation
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 
 BASE = "https://evidence.city.example/s3"
 HOSTILE_KEYS = [

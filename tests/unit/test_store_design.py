@@ -19,7 +19,7 @@ import pytest
 from bench.store_scale import END, RANGES, Scale, context, fill, panel_queries
 from brightkitchen.boards import expand_query
 from clickhouse.migrate import MIGRATIONS_DIR, load, migrate
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 
 SMALL = Scale(cameras=240, days=62, detections=40_000)
 NOW = "toDateTime64('2026-11-30 12:00:00', 3, 'UTC')"

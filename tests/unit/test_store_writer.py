@@ -29,7 +29,7 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
-from stream_apps.store_writer import StoreWriter
+from stream_apps.sink.store_writer import StoreWriter
 
 T0 = 1_700_000_000.123  # * 1000 is 1700000000122.9999...: must round, not truncate
 TABLES = ("violations", "camera_events", "detections", "cameras", "dead_letters")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.records import SCHEMA_VERSION, TOPIC_DLQ, DeadLetter, encode
-from stream_apps.output import Output
+from stream_apps.pipelines.output import Output
 
 DLQ_VALUE_MAX = 8192
 """Bytes of the rejected value kept in the dead letter (the rest is cut)."""

@@ -64,16 +64,16 @@ from schemas.records import (
     decode,
     encode,
 )
-from stream_apps.camera_pipeline import CLOCK_TOPICS
 from stream_apps.dispositions_api import MAX_SKEW_S, future_reason
-from stream_apps.dlq import dead_letter
 from stream_apps.engines.alerts import AlertEngine, AlertParams
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.loop import LoopParams, RegulatorsLoop
 from stream_apps.engines.notifications import NotificationEngine, NotificationParams
 from stream_apps.engines.rates import RateEngine, RateParams
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
-from stream_apps.output import Output
+from stream_apps.pipelines.camera import CLOCK_TOPICS
+from stream_apps.pipelines.dlq import dead_letter
+from stream_apps.pipelines.output import Output
 
 OPS_INPUTS: tuple[str, ...] = (
     TOPIC_REGISTRY,

@@ -38,10 +38,10 @@ from schemas.records import (
     decode,
     encode,
 )
-from stream_apps.dlq import dead_letter
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 from stream_apps.engines.violations import ViolationEngine, ViolationParams
-from stream_apps.output import Output
+from stream_apps.pipelines.dlq import dead_letter
+from stream_apps.pipelines.output import Output
 
 MAX_FUTURE_S = 300.0
 """A record stamped further than this ahead of its input's clock on the

@@ -60,7 +60,7 @@ from schemas.records import (
     encode,
 )
 from stream_apps import metrics
-from stream_apps.store_writer import TABLES
+from stream_apps.sink.store_writer import TABLES
 
 log = logging.getLogger(__name__)
 
