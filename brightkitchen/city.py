@@ -163,7 +163,7 @@ def run_city(
             elif i % 1000 == 0:
                 behind[0] = now - due
             rt.publish(topic, key, value)
-        rt.flush()
+        rt.end_input()
         published_s = time.monotonic() - wall0
         at_end = (sum(rt.unprocessed().values()), sum(rt.unstored().values()))
         try:

@@ -188,7 +188,7 @@ def replay(
     def tick(left: dict) -> None:
         progress("process", total - min(total, sum(left.values())), total)
 
-    runtime.flush()
+    runtime.end_input()
     runtime.wait_until(runtime.unprocessed, "the stream apps", stall_timeout_s, on_tick=tick)
     runtime.wait_until(runtime.unstored, "the sink", stall_timeout_s)
     return ReplayResult(sent, time.monotonic() - started, counts)

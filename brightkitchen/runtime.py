@@ -41,6 +41,7 @@ from schemas.records import (
     Progress,
     decode,
 )
+from stream_apps.shells.input_end import write_input_end
 from stream_apps.sink.consumer import Sink
 from stream_apps.sink.store_writer import StoreWriter
 
@@ -72,6 +73,8 @@ class ProgressTracker:
         # Highest offset of the camera app's own progress records per
         # partition: the ops app must have read them (they carry its clock).
         self.camera_marks: dict[int, int] = {}
+        # Detections partitions whose camera worker read them to the input's end.
+        self.ended: set[int] = set()
         self.changed = threading.Condition()
         self._stop = threading.Event()
         self._consumer = Consumer(
@@ -100,6 +103,8 @@ class ProgressTracker:
                         p = decode(Progress, msg.value())
                         if p.app == "cameras":
                             self.camera_marks[msg.partition()] = msg.offset()
+                            if p.input_ended:
+                                self.ended.add(p.partition)
                         key = (p.app, p.topic, p.partition)
                         if p.offset > self.processed.get(key, -1):
                             self.processed[key] = p.offset
@@ -139,7 +144,11 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bk-logs-"))
         # Workers get these settings whole (not a handful of variables), so a
         # Settings built in code configures them exactly as it configures us.
-        self.settings_file = settings.to_file(self.log_dir)
+        self.input_end_file = self.log_dir / "input-end.json"
+        self.settings_file = settings.model_copy(
+            update={"input_end_file": self.input_end_file}
+        ).to_file(self.log_dir)
+        self.input_ended = False
         self.broker: EmbeddedBroker | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.sink: Sink | None = None
@@ -301,6 +310,8 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             self.sent[tp] = msg.offset()
 
     def publish(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+        if self.input_ended:
+            raise PipelineError("publish after end_input(): the input was said to be complete")
         while True:
             try:
                 self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
@@ -317,6 +328,20 @@ class PipelineRuntime(contextlib.AbstractContextManager):
             raise PipelineError(
                 f"{remaining} records undelivered, errors: {self.delivery_errors[:3]}"
             )
+
+    def end_input(self) -> None:
+        """Everything is published: say where each detections partition ends.
+
+        The camera workers read it (``input_end_file``); a partition that has read
+        its frames to there no longer waits for more, and :meth:`unprocessed`
+        waits for each partition to say so. Publishing after this is an error.
+        """
+        self.flush()
+        last = {
+            p: self.sent.get((TOPIC_DETECTIONS, p), -1) for p in range(self.settings.partitions)
+        }
+        write_input_end(self.input_end_file, last)
+        self.input_ended = True
 
     # -- waiting ------------------------------------------------------------------
     def check_alive(self) -> None:
@@ -356,6 +381,11 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 done = progress.processed.get((app, topic, part), -1)
                 if done < offset:
                     missing[(topic, part)] = max(missing.get((topic, part), 0), offset - done)
+            if self.input_ended and self.start_worker:
+                for part in range(self.settings.partitions):
+                    if part not in progress.ended:
+                        key = (TOPIC_DETECTIONS, part)
+                        missing[key] = max(missing.get(key, 0), 1)
         return missing
 
     def unstored(self) -> dict[tuple[str, int], int]:
@@ -396,6 +426,6 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 self.progress.changed.wait(timeout=0.25)
 
     def wait_processed_and_stored(self, **kwargs) -> None:
-        self.flush()
+        self.end_input()
         self.wait_until(self.unprocessed, "the stream apps", **kwargs)
         self.wait_until(self.unstored, "the sink", **kwargs)

@@ -187,6 +187,13 @@ class Settings(BaseSettings):
         description="live mode: also advance the watermark to wall clock minus this lag, so a "
         "whole worker going silent is detected; unset for replays of recorded time",
     )
+    input_end_file: Path | None = Field(
+        None,
+        description="replay: the file where the runtime writes each input partition's last "
+        "offset once everything is published; a camera partition that has read its frames up "
+        "to there stops waiting for more, so a heartbeats-only tail moves the clock to its end. "
+        "Set by the runtime; unset in live mode",
+    )
     ops_web_port: int = Field(6067, ge=1, description="ops app web server (dispositions, metrics)")
     dispositions_token: str | None = Field(
         None, description="bearer token of POST /dispositions; unset = endpoint off"

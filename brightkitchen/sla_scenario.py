@@ -15,6 +15,10 @@ episodes on the first morning. Inspectors answer in ``bk.dispositions.v1``:
 Counted on weekends only, the rectification deadline would be 5 October and
 both rectifications would be late: the holiday calendar is what makes them
 on time.
+
+``frames_for_s`` cuts the frames short: after it the camera sends only
+``streaming`` heartbeats (every 30 s), which move the clock as frames do, so
+the breaches are the same (DESIGN principle 2).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ import msgspec
 
 from inference_workers.simulator import replay_line
 from schemas.records import (
+    TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_DISPOSITIONS,
+    CameraStatus,
     TOPIC_REGISTRY,
     Detection,
     Disposition,
@@ -82,7 +88,9 @@ def dispositions() -> list[Disposition]:
     ]
 
 
-def records(seed: int = 1) -> Iterator[tuple[str, str, msgspec.Struct]]:
+def records(
+    seed: int = 1, frames_for_s: float | None = None
+) -> Iterator[tuple[str, str, msgspec.Struct]]:
     """(topic, key, record) in event-time order."""
     rng = random.Random(seed)
     hand = random.Random(f"{seed}/hand")  # its own stream: the rest is unchanged
@@ -115,6 +123,12 @@ def records(seed: int = 1) -> Iterator[tuple[str, str, msgspec.Struct]]:
         while pending and pending[0].ts <= ts:
             d = pending.pop(0)
             yield TOPIC_DISPOSITIONS, d.alert_id, d
+        if frames_for_s is not None and t >= frames_for_s:
+            status = CameraStatus(
+                v=1, camera_id=CAMERA, ts=ts, worker_id="w-hexi", state="streaming", fps=1.0
+            )
+            yield TOPIC_CAMERA_STATUS, CAMERA, status
+            continue
         present = [c for c, off, secs in EPISODES if off <= t < off + secs]
         yield (
             TOPIC_DETECTIONS,
@@ -143,11 +157,11 @@ def records(seed: int = 1) -> Iterator[tuple[str, str, msgspec.Struct]]:
         )
 
 
-def write(path: str | Path) -> int:
+def write(path: str | Path, frames_for_s: float | None = None) -> int:
     """Write the scenario as a replay file; return the number of records."""
     n = 0
     with Path(path).open("wb") as f:
-        for topic, key, record in records():
+        for topic, key, record in records(frames_for_s=frames_for_s):
             f.write(replay_line(topic, key, record))
             n += 1
     return n

@@ -61,6 +61,7 @@ from schemas.records import (
 from stream_apps.partition_reader import read_latest
 from stream_apps.pipelines.camera import CLOCK_TOPICS, STATE_TOPIC, CameraPipeline
 from stream_apps.pipelines.output import Output
+from stream_apps.shells.input_end import read_input_end
 
 if TYPE_CHECKING:  # the entry point loads Settings and hands it down
     from brightkitchen.settings import Settings
@@ -72,6 +73,8 @@ GROUP_TOPIC = TOPIC_DETECTIONS
 SIDE_TOPICS = (TOPIC_REGISTRY, TOPIC_CAMERA_STATUS)
 INPUTS = (TOPIC_REGISTRY, TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS)
 LIVE_CLOCK_EVERY_S = 5.0
+INPUT_END_CHECK_EVERY_S = 0.5
+"""How often a replay's worker looks for the runtime's input end file."""
 
 
 def _metrics() -> tuple[Counter, Counter, Counter]:
@@ -137,6 +140,9 @@ class CameraShell:
         self.last_checkpoint: dict[int, float] = {}
         self.stop_event = threading.Event()
         self._last_live = time.monotonic()
+        self.input_end: dict[int, int] | None = None  # replay: last offset per partition
+        self.ended: set[int] = set()  # owned partitions that read their frames to the end
+        self._last_end_check = float("-inf")
 
     # -- running -------------------------------------------------------------------
     def run(self) -> None:
@@ -208,6 +214,13 @@ class CameraShell:
                 last.setdefault(
                     (GROUP_TOPIC, partition), pipeline.expected_offset(GROUP_TOPIC, partition) - 1
                 )
+        for partition in self._newly_ended(now):
+            # Nothing more to read: the status clock moves this partition too.
+            pipeline.set_idle(partition, GROUP_TOPIC)
+            outputs += pipeline.advance(partition)
+            last.setdefault(
+                (GROUP_TOPIC, partition), pipeline.expected_offset(GROUP_TOPIC, partition) - 1
+            )
         for partition in list(self.owned):
             if now - self.last_checkpoint.get(partition, 0.0) >= s.checkpoint_interval_s:
                 outputs += pipeline.checkpoint(partition)
@@ -219,6 +232,27 @@ class CameraShell:
             self.report(last)
             self._commit()
         return consumed
+
+    def _newly_ended(self, now: float) -> list[int]:
+        """Owned partitions that have just read their frames up to the input's end (replay)."""
+        path = self.settings.input_end_file
+        if path is None or self.owned <= self.ended:
+            return []
+        if self.input_end is None:
+            if now - self._last_end_check < INPUT_END_CHECK_EVERY_S:
+                return []
+            self._last_end_check = now
+            self.input_end = read_input_end(path)
+            if self.input_end is None:
+                return []
+        ends = self.input_end
+        new = [
+            p
+            for p in sorted(self.owned - self.ended)
+            if self.pipeline.expected_offset(GROUP_TOPIC, p) > ends.get(p, -1)
+        ]
+        self.ended.update(new)
+        return new
 
     # -- producing -------------------------------------------------------------------
     def _on_delivery(self, err, msg) -> None:
@@ -273,6 +307,7 @@ class CameraShell:
                 offset=offset,
                 outputs=self.delivered,
                 watermark=watermark,
+                input_ended=partition in self.ended,
             )
             self.producer.produce(TOPIC_PROGRESS, encode(msg), f"{topic}/{partition}")
         self.producer.poll(0)
@@ -344,6 +379,7 @@ class CameraShell:
         for partition in gone:
             self.pipeline.drop(partition)
             self.owned.discard(partition)
+            self.ended.discard(partition)
             self.last_checkpoint.pop(partition, None)
 
     def _give_back_all(self) -> None:

@@ -52,7 +52,7 @@ def main(feed: Path, mode: str, kill_fraction: float) -> None:
         total = len(rest)
         for env in rest:
             rt.publish(env.topic, env.key, bytes(env.value))
-        rt.flush()
+        rt.end_input()
         killed = False
 
         def kill_midway(left: dict) -> None:
