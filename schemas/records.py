@@ -301,6 +301,9 @@ class Progress(Record):
     outputs: dict[str, int]
     watermark: float | None = None
     """The partition's event-time clock after this batch (camera app, detections)."""
+    origin: float | None = None
+    """Camera app: the first value of the partition's detections clock (where its
+    frames begin); the ops app starts its rate windows there."""
     input_ended: bool = False
     """Camera app, replay: this partition has read its frames up to where the runtime
     said the input ends (``input_end_file``), so its clock no longer waits for frames."""

@@ -113,6 +113,10 @@ class PartitionEngines:
         self.input_clock: dict[str, float] = {}
         self.camera_clock: dict[tuple[str, str], float] = {}
         self.idle: set[str] = set()
+        # The first value of the detections clock: where the partition's frames
+        # begin. A function of that topic partition's order alone, so the ops
+        # app can start its rates there whatever it read first.
+        self.origin: float | None = None
 
     def observe(self, topic: str, camera_id: str, ts: float) -> None:
         """A valid record of ``camera_id`` on ``topic`` at ``ts``: move the clocks."""
@@ -130,6 +134,8 @@ class PartitionEngines:
             and ts > self.input_clock.get(topic, float("-inf"))
         ):
             self.input_clock[topic] = ts
+            if self.origin is None and topic == TOPIC_DETECTIONS:
+                self.origin = ts
 
     def clock_of(self, topic: str) -> float:
         return self.input_clock.get(topic, float("-inf"))
@@ -244,6 +250,7 @@ class CameraPipeline:
             "health_clock": finite_or_none(eng.health.clock) if eng.health else None,
             "offsets": offsets,
             "input_clock": dict(eng.input_clock),
+            "origin": eng.origin,
             "camera_clock": [[t, c, ts] for (t, c), ts in sorted(eng.camera_clock.items())],
         }
         out.append(Output(STATE_TOPIC, MARKER_KEY, _json.encode(marker), partition))
@@ -271,6 +278,7 @@ class CameraPipeline:
             return {}
         eng.watermark = inf_from_none(marker["watermark"])
         eng.input_clock = dict(marker.get("input_clock") or {})
+        eng.origin = marker.get("origin")
         eng.camera_clock = {(t, c): ts for t, c, ts in marker.get("camera_clock") or ()}
         self.covered[partition] = dict(marker["offsets"])
         self.next_offsets[partition] = dict(marker["offsets"])

@@ -176,6 +176,8 @@ class OpsPipeline:
         # Camera partitions the camera app reported on; the first backed watermark.
         self._known_partitions: set[int] = set()
         self._first_clock = math.inf
+        # Where each camera partition's frames begin (Progress.origin).
+        self._origins: dict[int, float] = {}
         self.clock = -math.inf
         # Breaches of alerts not yet resolved: alert_id -> [(kind, district)].
         self.open_breaches: dict[str, list[tuple[str, str]]] = {}
@@ -214,6 +216,7 @@ class OpsPipeline:
             "partition_clock": {str(p): c for p, c in self._partition_clock.items()},
             "known_partitions": sorted(self._known_partitions),
             "first_clock": finite_or_none(self._first_clock),
+            "origins": {str(p): o for p, o in self._origins.items()},
             "clock": finite_or_none(self.clock),
             "open_breaches": {a: [list(r) for r in rows] for a, rows in self.open_breaches.items()},
             "offsets": [[t, p, o] for (t, p), o in sorted(self.next_offsets.items())],
@@ -235,6 +238,7 @@ class OpsPipeline:
         self._partition_clock = {int(p): c for p, c in snap["partition_clock"].items()}
         self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
         self._first_clock = inf_from_none(snap.get("first_clock"), math.inf)
+        self._origins = {int(p): o for p, o in snap.get("origins", {}).items()}
         self.clock = inf_from_none(snap["clock"])
         self.open_breaches = {
             a: [tuple(r) for r in rows] for a, rows in snap["open_breaches"].items()
@@ -301,6 +305,9 @@ class OpsPipeline:
                 progress = decode(Progress, value)
                 if progress.app == CAMERA_APP:
                     self._known_partitions.add(progress.partition)
+                    if progress.origin is not None:
+                        o = self._origins.get(progress.partition, math.inf)
+                        self._origins[progress.partition] = min(o, progress.origin)
                     if progress.topic in CLOCK_TOPICS and progress.watermark is not None:
                         self._marks.setdefault(progress.partition, []).append(
                             (progress.watermark, progress.outputs)
@@ -375,6 +382,10 @@ class OpsPipeline:
         clock = min(clocks.values())
         if clock <= self.clock:
             return []
+        if self.clock == -math.inf and self._origins:
+            # Rates start where the frames begin, not where the first clock
+            # value happened to land (that depends on the camera app's batches).
+            self.rates.start_at(min(self._origins.values()))
         out: list[Any] = []
         held = self._held
         while held and held[0][0] <= clock:

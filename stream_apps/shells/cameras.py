@@ -295,11 +295,11 @@ class CameraShell:
         """Progress per input partition of the batch; delivered with the next flush."""
         partitions = self.pipeline.partitions
         for (topic, partition), offset in last.items():
-            watermark = None
+            watermark = origin = None
             if topic in CLOCK_TOPICS:
                 eng = partitions.get(partition)
                 if eng is not None and eng.watermark != -inf:
-                    watermark = eng.watermark
+                    watermark, origin = eng.watermark, eng.origin
             msg = Progress(
                 app=APP_NAME,
                 topic=topic,
@@ -307,6 +307,7 @@ class CameraShell:
                 offset=offset,
                 outputs=self.delivered,
                 watermark=watermark,
+                origin=origin,
                 input_ended=partition in self.ended,
             )
             self.producer.produce(TOPIC_PROGRESS, encode(msg), f"{topic}/{partition}")

@@ -9,6 +9,7 @@ from schemas.records import (
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
+    TOPIC_OPERATOR_RATES,
     TOPIC_PROGRESS,
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
@@ -26,17 +27,27 @@ RODENT_FROM = {"cam-a": 60, "cam-b": 200}
 Row = tuple[str, int, int, bytes]  # topic, partition, offset, value
 
 
-def progress(partition: int, topic: str, offset: int, outputs: dict, wm: float | None) -> bytes:
+def progress(
+    partition: int,
+    topic: str,
+    offset: int,
+    outputs: dict,
+    wm: float | None,
+    origin: float | None = None,
+) -> bytes:
     msg = Progress(
         app="cameras", topic=topic, partition=partition, offset=offset, outputs=outputs,
-        watermark=wm,
+        watermark=wm, origin=origin,
     )  # fmt: skip
     return msgspec.json.encode(msg)
 
 
-def camera_output(partition: int) -> tuple[list[Row], list[Row]]:
+def camera_output(
+    partition: int, report_every_s: int = 20, duration_s: int = 600, rodent: bool = True
+) -> tuple[list[Row], list[Row]]:
     """(the registry record and its progress, then the violations and progress records) of one
-    camera partition over ten minutes of frames."""
+    camera partition over ten minutes of frames, reported every ``report_every_s``
+    of frames and at the end."""
     camera = CAMERAS[partition]
     cam = CameraPipeline()
     cam.handle(TOPIC_REGISTRY, partition, 0, None, dumps(registry(camera)))
@@ -47,17 +58,19 @@ def camera_output(partition: int) -> tuple[list[Row], list[Row]]:
     rows: list[Row] = []
     offsets: dict[str, int] = {}
     start = RODENT_FROM[camera]
-    for seq, t in enumerate(range(0, 600, 2)):
-        dets = (("rodent", 0.95),) if start <= t < start + 30 else ()
+    seq = 0
+    for seq, t in enumerate(range(0, duration_s, 2)):
+        dets = (("rodent", 0.95),) if rodent and start <= t < start + 30 else ()
         value = dumps(frame(camera, T0 + t, seq, dets))
         for o in cam.handle(TOPIC_DETECTIONS, partition, seq, None, value) + cam.advance(partition):
             if o.topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS):
                 off = offsets.get(o.topic, 0)
                 offsets[o.topic] = off + 1
                 rows.append((o.topic, partition, off, o.value))
-        if t % 20 == 0:
+        if t % report_every_s == 0 or t == duration_s - 2:
             outs = {f"{topic}/{partition}": off - 1 for topic, off in offsets.items()}
-            value = progress(partition, TOPIC_DETECTIONS, seq, outs, cam.clock(partition))
+            origin = cam.partitions[partition].origin
+            value = progress(partition, TOPIC_DETECTIONS, seq, outs, cam.clock(partition), origin)
             rows.append((TOPIC_PROGRESS, partition, seq + 1, value))
     return head, rows
 
@@ -123,3 +136,25 @@ def test_exposure_does_not_depend_on_the_first_clock_value_within_its_bucket():
     early = rows(T0 + 12)
     assert early and all(h > 0 for _, h in early)
     assert rows(T0 + 57) == early
+
+
+def test_operator_rates_do_not_depend_on_where_the_first_reports_land():
+    """How the camera app batches decides its first watermarks (a report every
+    20 s of frames, or every 400 s); the rows of bk.operator_rates must not follow
+    them: rates start where the frames begin (Progress.origin). No violation
+    comes early to anchor the first rows: the first clock value is all there is."""
+
+    def rates(report_every_s: int) -> dict[str, bytes]:
+        head_a, a = camera_output(0, report_every_s, duration_s=2400, rodent=False)
+        head_b, b = camera_output(1, report_every_s, duration_s=2400, rodent=False)
+        ops = OpsPipeline(WorkingCalendar(set(), set()))
+        rows = {}
+        for topic, partition, offset, value in head_a + head_b + interleaved(a, b):
+            for o in ops.handle(topic, partition, offset, None, value):
+                if o.topic == TOPIC_OPERATOR_RATES:
+                    rows[msgspec.json.decode(o.value)["rate_id"]] = o.value
+        return rows
+
+    often = rates(20)
+    assert len(often) > 10
+    assert rates(400) == often

@@ -25,7 +25,8 @@ from brightkitchen import embedded, runtime, store
 from brightkitchen.embedded import free_port
 from brightkitchen.settings import Settings
 from inference_workers.ingest import redact
-from stream_apps import partition_reader, sink
+from stream_apps import partition_reader
+from stream_apps.sink import consumer as sink
 
 SECRET = "sCr4m-p@ss-do-not-log"
 SECURE = {

@@ -49,6 +49,7 @@ class RateEngine:
         self._series: dict[str, Series] = {}
         self._seen: dict[str, float] = {}  # counted record id -> time it was raised
         self._horizon: int | None = None  # last settled cadence boundary
+        self._origin: float | None = None  # where supervision begins (start_at)
         self._now = float("-inf")
         self.counters = RateCounters()
 
@@ -72,6 +73,17 @@ class RateEngine:
             self._register(record)
         return []
 
+    def start_at(self, origin: float) -> None:
+        """Before the first ``advance``: the input's event time begins at ``origin``.
+
+        Cameras registered before the clock are supervised from there, and rows
+        are emitted at every cadence boundary after it, so the rows do not
+        depend on the first clock value (which depends on how the input was
+        batched). Ignored once the clock runs.
+        """
+        if self._now == float("-inf") and self._horizon is None:
+            self._origin = origin
+
     def advance(self, now: float) -> list[OperatorRate]:
         """Watermark moved to ``now``: settle exposure, emit at each cadence boundary crossed."""
         if now <= self._now:
@@ -81,11 +93,18 @@ class RateEngine:
         # Registered before the clock started: supervised from the start of the
         # cadence bucket the clock started in. The first clock value depends on
         # how the camera partitions' first reports interleaved; its bucket does not.
-        started = (now // step) * step
+        origin = self._origin
+        started = (now // step) * step if origin is None else min(origin, now)
         for camera_id in sorted(self._awaiting_clock):
             self._cam(camera_id).seen(started)
         self._awaiting_clock.clear()
         target = int((now - self.params.settle_s) // step) * step
+        if self._horizon is None and origin is not None:
+            # every boundary after the origin (none yet: wait for the next advance)
+            first = int(origin // step) * step + step
+            if target < first:
+                return []
+            self._horizon = first - step
         if self._horizon is None:
             slots = [target]
         elif target <= self._horizon:
@@ -109,6 +128,7 @@ class RateEngine:
             "version": SNAPSHOT_VERSION,
             "now": finite_or_none(self._now),
             "horizon": self._horizon,
+            "origin": self._origin,
             "cameras": {k: c.to_dict() for k, c in self._cameras.items()},
             "registry": {k: list(v) for k, v in self._registry.items()},
             "awaiting_clock": sorted(self._awaiting_clock),
@@ -121,6 +141,7 @@ class RateEngine:
         check_snapshot_version("rates engine", snapshot.get("version"), SNAPSHOT_VERSION, "ops")
         self._now = inf_from_none(snapshot.get("now"))
         self._horizon = snapshot["horizon"]
+        self._origin = snapshot.get("origin")
         self._cameras = {k: Camera.from_dict(c) for k, c in snapshot["cameras"].items()}
         self._registry = {k: tuple(v) for k, v in snapshot["registry"].items()}
         self._awaiting_clock = set(snapshot["awaiting_clock"])
