@@ -12,6 +12,7 @@ a high watermark behind its log end.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -62,27 +63,51 @@ def read_latest(
         consumer.close()
 
 
-def read_range(
-    config: dict[str, Any], topic: str, partition: int, start: int, end: int
-) -> list[tuple[int, bytes | None, bytes | None]]:
-    """(offset, key, value) of the records in [start, end) of one partition."""
+Record = tuple[int, bytes | None, bytes | None]
+
+
+def read_range_chunks(
+    config: dict[str, Any],
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+    chunk: int = 5000,
+    stall_s: float = 60.0,
+) -> Iterator[list[Record]]:
+    """(offset, key, value) of the records in [start, end) of one partition, at
+    most ``chunk`` at a time, so re-reading a long stretch (a restart with no
+    checkpoint) holds one chunk in memory. Raises TimeoutError only when no
+    record arrives for ``stall_s``: a long re-read that keeps moving never times out."""
     if end <= start:
-        return []
+        return
     consumer = _consumer(config)
-    out = []
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=5000, timeout=0.5):
+        out: list[Record] = []
+        last_record = time.monotonic()
+        while True:
+            msgs = consumer.consume(num_messages=min(chunk, 5000), timeout=0.5)
+            for msg in msgs:
                 if msg.error():
                     continue
+                last_record = time.monotonic()
                 if msg.offset() >= end:
-                    return out
+                    if out:
+                        yield out
+                    return
                 out.append((msg.offset(), msg.key(), msg.value()))
                 if msg.offset() == end - 1:
-                    return out
-        raise TimeoutError(f"could not re-read {topic}[{partition}] offsets {start}..{end - 1}")
+                    yield out
+                    return
+                if len(out) >= chunk:
+                    yield out
+                    out = []
+            if time.monotonic() - last_record > stall_s:
+                raise TimeoutError(
+                    f"could not re-read {topic}[{partition}] offsets {start}..{end - 1}: "
+                    f"nothing arrived for {stall_s:.0f} s"
+                )
     finally:
         consumer.close()
 

@@ -36,7 +36,7 @@ from stream_apps.partition_reader import (
     committed_offsets,
     partitions_of,
     read_latest,
-    read_range,
+    read_range_chunks,
 )
 from stream_apps.pipelines.ops import OPS_INPUTS, OPS_STATE_TOPIC, OpsPipeline
 
@@ -104,12 +104,14 @@ class OpsShell:
         if offset <= expected:
             return []
         loop = asyncio.get_running_loop()
-        missed = await loop.run_in_executor(
-            None, read_range, self.kafka_config, topic, partition, expected, offset
-        )
+        chunks = read_range_chunks(self.kafka_config, topic, partition, expected, offset)
         out = []
-        for off, key, value in missed:
-            out += self.pipeline.handle(topic, partition, off, key, value)
+        try:
+            while chunk := await loop.run_in_executor(None, next, chunks, None):
+                for off, key, value in chunk:
+                    out += self.pipeline.handle(topic, partition, off, key, value)
+        finally:
+            await loop.run_in_executor(None, chunks.close)
         return out
 
     async def start(self) -> None:
@@ -171,6 +173,22 @@ class OpsShell:
         if self.restored:
             await self.io.produce(self.take_checkpoint())
 
+    async def checkpoint_between_batches(self, wait_s: float = 5.0) -> None:
+        """Checkpoint once no batch is between handling and producing (a revocation).
+
+        If a batch does not finish within ``wait_s``, no checkpoint is taken: the
+        next owner restores the previous one and re-reads past it, which is
+        slower but exact; a checkpoint taken mid-batch would not be.
+        """
+        try:
+            await asyncio.wait_for(self.working.acquire(), wait_s)
+        except TimeoutError:
+            return
+        try:
+            await self.checkpoint_now()
+        finally:
+            self.working.release()
+
     async def checkpoint_if_idle(self) -> None:
         """Input drained: checkpoint what changed since the last one, so a kill -9
         after a quiet spell loses nothing that was handled."""
@@ -213,7 +231,7 @@ def make_ops_app(settings: Settings) -> faust.App:
     async def on_revoked(app_, revoked, **kwargs) -> None:
         """Checkpoint before giving the inputs away (shutdown or rebalance)."""
         if any(tp.topic in OPS_INPUTS for tp in revoked):
-            await shell.checkpoint_now()
+            await shell.checkpoint_between_batches()
             shell.restored = False
             shell.verified.clear()
 
