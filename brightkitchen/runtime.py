@@ -55,6 +55,8 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
 }
 # Outputs of the camera app that the ops app consumes.
 OPS_FROM_CAMERAS = ("bk.violations.v1", "bk.camera-events.v1")
+# Outputs of the ops app that the camera app consumes (acknowledged angle changes).
+CAMERAS_FROM_OPS = ("bk.alerts.v1",)
 # Input topics the sink stores raw.
 SINK_INPUTS = (TOPIC_DETECTIONS, TOPIC_REGISTRY)
 STREAM_APPS = ("cameras", "ops")
@@ -372,6 +374,11 @@ class PipelineRuntime(contextlib.AbstractContextManager):
                 ("ops", tp, offset)
                 for tp, offset in progress.outputs.items()
                 if tp[0] in OPS_FROM_CAMERAS
+            ]
+            wanted += [
+                ("cameras", tp, offset)
+                for tp, offset in progress.outputs.items()
+                if tp[0] in CAMERAS_FROM_OPS and self.start_worker
             ]
             wanted += [
                 ("ops", (TOPIC_PROGRESS, part), offset)

@@ -61,6 +61,8 @@ MARKER_KEY = "__partition__"
 """Key of the record that closes a checkpoint: watermark, held status, offsets."""
 CLOCK_TOPICS = frozenset({TOPIC_DETECTIONS, TOPIC_CAMERA_STATUS})
 """Inputs whose progress reports carry the partition's watermark."""
+CAMERA_INPUTS = frozenset({TOPIC_REGISTRY, *CLOCK_TOPICS})
+"""The partitioned inputs (co-partitioned by camera); bk.alerts.v1 is read whole."""
 
 
 @dataclass
@@ -113,6 +115,8 @@ class PartitionEngines:
         self.input_clock: dict[str, float] = {}
         self.camera_clock: dict[tuple[str, str], float] = {}
         self.idle: set[str] = set()
+        # Acknowledged angle changes waiting for the clock: (ts, seq, (cameras, members)).
+        self.held_acks: list[tuple[float, int, tuple[tuple[str, ...], frozenset[str]]]] = []
         # The first value of the detections clock: where the partition's frames
         # begin. A function of that topic partition's order alone, so the ops
         # app can start its rates there whatever it read first.
@@ -198,6 +202,7 @@ class CameraPipeline:
         # checkpoint already covers.
         self.next_offsets: dict[int, dict[str, int]] = {}
         self.dirty: dict[int, set[str]] = {}
+        self._ack_seq = 0
         self.covered: dict[int, dict[str, int]] = {}
 
     # -- partitions -----------------------------------------------------------
@@ -289,6 +294,8 @@ class CameraPipeline:
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> list[Output]:
         """One consumed record in; the output records it caused out."""
+        if topic == TOPIC_ALERTS:
+            return self.handle_alert(partition, offset, key, value)
         covered = self.covered.get(partition)
         if covered and offset < covered.get(topic, 0):
             self.counters.covered_by_checkpoint += 1  # at-least-once redelivery
@@ -326,38 +333,65 @@ class CameraPipeline:
                 if eng.health is not None:
                     eng.health.set_registry(entry)
                 return []
-            if topic == TOPIC_ALERTS:
-                return self.apply_alert(decode(Alert, value))
             raise RecordError(f"topic {topic!r} is not an input of the {self.app_name} app")
         except RecordError as exc:
             return [self.dead_letter(str(exc), topic, partition, offset, key, value)]
+
+    def handle_alert(
+        self, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> list[Output]:
+        """A ``bk.alerts.v1`` record (any partition of that topic): see apply_alert.
+
+        Alerts are not a partitioned input of this app: the shell reads every
+        partition of the topic from the start, so no offset is kept for them."""
+        try:
+            if value is None:
+                raise RecordError("empty value (tombstone) on bk.alerts.v1")
+            return self.apply_alert(decode(Alert, value))
+        except RecordError as exc:
+            return [self.dead_letter(str(exc), TOPIC_ALERTS, partition, offset, key, value)]
 
     def apply_alert(self, alert: Alert) -> list[Output]:
         """Dispositions reach the cameras: an ``angle_changed`` alert an inspector
         acknowledged (state ``verified`` or ``closed``) makes each member camera this
         app holds accept its new view as the baseline, closing its event.
 
-        Alerts are keyed by alert_id, not camera, so the camera is looked up in
-        every partition this app holds; only the open event listed among the
-        alert's members is acknowledged (a later angle change of the same camera
-        needs its own acknowledgement), and a repeat is a counted no-op.
+        Alerts are keyed by alert_id, not camera, so every partition this app
+        holds gets the acknowledgement, and applies it once its clock has reached
+        the acknowledgement's time (a partition restored from an older checkpoint
+        first re-reads the frames that opened the event). Only the open event
+        listed among the alert's members is acknowledged (a later angle change of
+        the same camera needs its own acknowledgement), and a repeat is a
+        counted no-op, so the shell may read the alerts again from the start.
         """
         if alert.source != "camera_health" or alert.cls != "angle_changed":
             return []
         if alert.state not in ("verified", "closed"):
             return []
         ts = alert.verified_at if alert.verified_at is not None else alert.updated_at
-        members = set(alert.members)
+        ack = (tuple(alert.camera_ids), frozenset(alert.members))
         events: list[Any] = []
-        for camera_id in alert.camera_ids:
-            for partition, eng in self.partitions.items():
-                if eng.health is not None and eng.health.has_camera(camera_id):
-                    got = eng.health.acknowledge(camera_id, ts, members)
+        for partition, eng in self.partitions.items():
+            if eng.health is None:
+                continue
+            self._ack_seq += 1
+            heapq.heappush(eng.held_acks, (ts, self._ack_seq, ack))
+            events += self._release_acks(partition, eng)
+        return self._encode(events)
+
+    def _release_acks(self, partition: int, eng: PartitionEngines) -> list[Any]:
+        """Apply the acknowledgements the partition's clock has reached."""
+        events: list[Any] = []
+        held = eng.held_acks
+        while held and held[0][0] <= eng.watermark:
+            ts, _, (camera_ids, members) = heapq.heappop(held)
+            for camera_id in camera_ids:
+                if eng.health.has_camera(camera_id):
+                    got = eng.health.acknowledge(camera_id, ts, set(members))
                     if got:
                         self.dirty.setdefault(partition, set()).add(camera_id)
                         events += got
-                    break
-        return self._encode(events)
+        return events
 
     def set_idle(self, partition: int, topic: str, idle: bool = True) -> None:
         """The shell read everything there is on ``topic``'s ``partition`` (or not).
@@ -392,6 +426,7 @@ class CameraPipeline:
         if eng.health is not None:
             for status in eng.release_status(eng.watermark):
                 events += eng.health.feed(status)
+            events += self._release_acks(partition, eng)
             events += eng.health.advance(eng.watermark)
         events += eng.violations.advance(eng.watermark)
         return self._encode(events)

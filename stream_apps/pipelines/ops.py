@@ -71,7 +71,7 @@ from stream_apps.engines.loop import LoopParams, RegulatorsLoop
 from stream_apps.engines.notifications import NotificationEngine, NotificationParams
 from stream_apps.engines.rates import RateEngine, RateParams
 from stream_apps.engines.sla import SlaEngine, SlaParams, WorkingCalendar
-from stream_apps.pipelines.camera import CLOCK_TOPICS
+from stream_apps.pipelines.camera import CAMERA_INPUTS, CLOCK_TOPICS
 from stream_apps.pipelines.dlq import dead_letter
 from stream_apps.pipelines.output import Output
 
@@ -303,7 +303,7 @@ class OpsPipeline:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_PROGRESS:
                 progress = decode(Progress, value)
-                if progress.app == CAMERA_APP:
+                if progress.app == CAMERA_APP and progress.topic in CAMERA_INPUTS:
                     self._known_partitions.add(progress.partition)
                     if progress.origin is not None:
                         o = self._origins.get(progress.partition, math.inf)

@@ -24,6 +24,13 @@ Partitions and state
     monitoring only. On revocation (and on SIGTERM) the partition is
     checkpointed before it is given away.
 
+Acknowledgements
+    A third assign-only consumer reads every partition of ``bk.alerts.v1``
+    from the start (again after each assignment, since a restored state may
+    predate them): an ``angle_changed`` alert an inspector verified or closed
+    re-baselines its camera once the camera's partition clock reaches the
+    acknowledgement (re-applying one is a no-op).
+
 Bad input goes to the DLQ (the pipeline decides); an unexpected exception on
 one record dead-letters that record with the error instead of stopping the
 stage. A failed delivery ends the process (exit 70) so its supervisor
@@ -50,6 +57,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from prometheus_client import Counter
 
 from schemas.records import (
+    TOPIC_ALERTS,
     TOPIC_CAMERA_STATUS,
     TOPIC_DETECTIONS,
     TOPIC_DLQ,
@@ -123,6 +131,17 @@ class CameraShell:
                 "auto.offset.reset": "earliest",
             }
         )
+        # bk.alerts.v1, every partition from the start (assign only): acknowledged
+        # angle changes re-baseline cameras (CameraPipeline.apply_alert).
+        self.alerts_reader = consumer_factory(
+            {
+                **base,
+                "group.id": f"{settings.app_id}-alerts",  # assign() only: never joins
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self._rewind_alerts_at: float | None = 0.0  # monotonic time of the next try
         self.producer = producer_factory(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -159,6 +178,7 @@ class CameraShell:
         finally:
             self.consumer.close()
             self.side.close()
+            self.alerts_reader.close()
             self.producer.flush(30)
 
     def stop(self) -> None:
@@ -199,6 +219,8 @@ class CameraShell:
                 records.labels(topic).inc(n)
         touched = {p for _, p in last}
         consumed = len(last)
+        if self.owned:
+            outputs += self._read_alerts(last)
         for partition in touched:
             outputs += pipeline.advance(partition)
         now = time.monotonic()
@@ -232,6 +254,37 @@ class CameraShell:
             self.report(last)
             self._commit()
         return consumed
+
+    def _read_alerts(self, last: dict[tuple[str, int], int]) -> list[Output]:
+        """Alerts since the last batch (all of them again after an assignment); what
+        was read is reported like any input (``last``), so a replay waits for it."""
+        due = self._rewind_alerts_at
+        if due is not None and time.monotonic() >= due:
+            try:
+                topic = self.alerts_reader.list_topics(TOPIC_ALERTS, timeout=5).topics.get(
+                    TOPIC_ALERTS
+                )
+            except KafkaException as exc:
+                topic, why = None, str(exc)
+            else:
+                why = "no such topic" if topic is None or topic.error else ""
+            if why:
+                log.warning("cannot read %s yet (%s): retrying", TOPIC_ALERTS, why)
+                self._rewind_alerts_at = time.monotonic() + 5.0
+                return []
+            self.alerts_reader.assign(
+                [TopicPartition(TOPIC_ALERTS, p, OFFSET_BEGINNING) for p in topic.partitions]
+            )
+            self._rewind_alerts_at = None
+        if self._rewind_alerts_at is not None:
+            return []
+        out: list[Output] = []
+        handle = self.pipeline.handle_alert
+        for msg in self.alerts_reader.consume(num_messages=self.settings.batch_max, timeout=0):
+            if not msg.error():
+                out += handle(msg.partition(), msg.offset(), msg.key(), msg.value())
+                last[(TOPIC_ALERTS, msg.partition())] = msg.offset()
+        return out
 
     def _newly_ended(self, now: float) -> list[int]:
         """Owned partitions that have just read their frames up to the input's end (replay)."""
@@ -308,7 +361,7 @@ class CameraShell:
                 outputs=self.delivered,
                 watermark=watermark,
                 origin=origin,
-                input_ended=partition in self.ended,
+                input_ended=topic in CLOCK_TOPICS and partition in self.ended,
             )
             self.producer.produce(TOPIC_PROGRESS, encode(msg), f"{topic}/{partition}")
         self.producer.poll(0)
@@ -337,6 +390,8 @@ class CameraShell:
             )  # fmt: skip
         group_tps, side_tps = [], []
         now = time.monotonic()
+        if new:  # their state may predate acknowledgements: read the alerts again
+            self._rewind_alerts_at = 0.0
         for partition, state in zip(new, states, strict=True):
             self.pipeline.restore(partition, state)
             self.owned.add(partition)
