@@ -36,6 +36,12 @@ offence** (no alert of the same operator and class in the window before it)
 rectified within ``lenient_within_s`` is flagged ``lenient`` (§19: 初次违法、危害后果
 轻微并及时改正的, 视情形不予、从轻或减轻行政处罚).
 
+**Licences** (seed 002 §15): a licence-alert stage in ``licence_stages`` (the
+day a licence expires, its expiry, a missing merchant profile) raises an alert
+of the operator (source ``licence``, class = the licence kind, no camera), one
+per licence: later stages join it. It has the SLA clocks of any alert; a
+verdict on it is not a detection, so it stays out of the precision counters.
+
 ``advance`` emits nothing (grouping closes by time without an event); it
 prunes alerts resolved longer than ``retain_resolved_s`` ago.
 """
@@ -50,6 +56,7 @@ from schemas.records import (
     Alert,
     CameraEvent,
     Disposition,
+    LicenceAlert,
     Record,
     RegistryEntry,
     Violation,
@@ -105,6 +112,14 @@ class AlertParams:
     )
     repeat_raises_severity: bool = field(
         default=True, metadata={"help": "A repeat offence is raised one severity level"}
+    )
+    licence_stages: frozenset[str] = field(
+        default_factory=lambda: frozenset({"0d", "expired", "profile_incomplete"}),
+        metadata={
+            "help": "Licence-alert stages (bk.licence_alerts) that also raise an alert an "
+            "inspector acts on, with the SLA clocks (seed 002 §15); the earlier warnings "
+            "stay warnings. Later stages of the same licence join that alert"
+        },
     )
     lenient_within_s: float = field(
         default=86400.0,
@@ -287,7 +302,8 @@ class AlertEngine:
 
     # -- lifecycle -----------------------------------------------------------
     def feed(self, record: Record) -> list[Alert]:
-        """A violation, camera event, disposition or registry entry in; changed alerts out."""
+        """A violation, camera event, licence alert, disposition or registry entry in;
+        changed alerts out."""
         if isinstance(record, Violation):
             if record.state != "open":
                 return []
@@ -320,6 +336,8 @@ class AlertEngine:
                 record.started_at,
                 record.detected_at,
             )
+        if isinstance(record, LicenceAlert):
+            return self._licence(record)
         if isinstance(record, Disposition):
             return self._dispose(record.alert_id, record.ts, record.action, record.actor)
         if isinstance(record, RegistryEntry):
@@ -467,6 +485,41 @@ class AlertEngine:
         a.revision += 1
         return [self._record(a)]
 
+    def _licence(self, rec: LicenceAlert) -> list[Alert]:
+        """A licence expiring today, expired, or missing from the profile: an alert of
+        the operator (no camera), one per licence; its later stages join it."""
+        if rec.stage not in self.params.licence_stages:
+            return []
+        if rec.licence_alert_id in self._member_of:
+            self.counters.duplicates += 1
+            return []
+        self.counters.members += 1
+        key = f"licence|{rec.kind}|{rec.operator_id}|{rec.number}"
+        a = self._alerts.get(self._groups.get(key, ""))
+        if a is None or a.resolved_at() is not None:
+            group = f"licence:{rec.number}"
+            aid = alert_id("licence", rec.kind, rec.operator_id, group, rec.due_at)
+            a = _Alert()
+            a.alert_id, a.source, a.cls, a.severity = aid, "licence", rec.kind, rec.severity
+            a.kitchen_id, a.operator_id = None, rec.operator_id
+            a.district, a.station = rec.district or None, rec.station or None
+            a.first_started_at = a.created_at = a.updated_at = a.group_until = rec.due_at
+            self._alerts[aid] = a
+            self._groups[key] = aid
+            self.counters.alerts += 1
+        else:
+            a.revision += 1
+        a.members.append(rec.licence_alert_id)
+        self._member_of[rec.licence_alert_id] = a.alert_id
+        if SEVERITY_RANK.get(rec.severity, 0) > SEVERITY_RANK.get(a.severity, 0):
+            a.severity = rec.severity
+        a.updated_at = max(a.updated_at, rec.due_at)
+        early = self._early.pop(a.alert_id, None) if a.revision == 0 else None
+        out = [self._record(a)]
+        for ts, action, actor in early or ():
+            out += self._dispose(a.alert_id, ts, action, actor)
+        return out[-1:] if early else out
+
     def _add(self, a: _Alert, member_id: str, camera_id: str, severity: str, ts: float) -> None:
         a.members.append(member_id)
         self._member_of[member_id] = a.alert_id
@@ -499,7 +552,9 @@ class AlertEngine:
             hist.sort()
         a.revision += 1
         verdict = a.verdict_now()
-        if verdict != a.verdict:
+        if verdict != a.verdict and a.source == "licence":
+            a.verdict = verdict  # not a detection: no precision to count
+        elif verdict != a.verdict:
             if a.verdict is not None:
                 self._count(self._precision_cls, a.cls, a.verdict, -1)
                 for cam in a.camera_ids:

@@ -142,7 +142,12 @@ class InspectionPlanEngine:
                     record.reason,
                 ]
         elif isinstance(record, Alert):
-            if record.operator_id and record.alert_id not in self._alerts:
+            # what the cameras found: a licence alert is paperwork, not a risk signal
+            if (
+                record.source != "licence"
+                and record.operator_id
+                and record.alert_id not in self._alerts
+            ):
                 self._alerts[record.alert_id] = [record.operator_id, record.created_at]
         elif isinstance(record, KeyMonitoringEntry):
             self._key[record.operator_id] = record.state == "on"

@@ -139,7 +139,12 @@ class KeyMonitoringEngine:
         elif isinstance(record, CameraEvent):
             return self._event(record)
         elif isinstance(record, Alert):
-            if record.operator_id and record.alert_id not in self._alert_ids:
+            # what the cameras found (a licence alert is paperwork, not a finding)
+            if (
+                record.source != "licence"
+                and record.operator_id
+                and record.alert_id not in self._alert_ids
+            ):
                 self._alert_ids.add(record.alert_id)
                 self._alerts.setdefault(record.operator_id, []).append(record.created_at)
         elif isinstance(record, Inspection):

@@ -83,6 +83,8 @@ class NotificationEngine:
 
     def feed(self, record: Record) -> list[Notification]:
         p = self.params
+        if isinstance(record, Alert) and record.source == "licence":
+            return []  # its licence alert (below) is the message
         if isinstance(record, Alert):
             subject, kind, at = record.alert_id, "alert", record.created_at
             title = f"[{record.severity}] {record.cls} alert"

@@ -137,7 +137,7 @@ class SlaParams:
     """``advance`` declares a breach only this long after the deadline, so a
     disposition made just in time but delivered a little late still counts."""
     applies_to: frozenset[str] = field(
-        default_factory=lambda: frozenset({"violation", "camera_health"})
+        default_factory=lambda: frozenset({"violation", "camera_health", "licence"})
     )
     """Alert sources that run SLA clocks."""
     fixable_at_once: frozenset[str] = field(

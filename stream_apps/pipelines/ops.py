@@ -424,11 +424,25 @@ class OpsPipeline:
         return out
 
     def _loop(self, produced: list[Any]) -> list[Any]:
-        """What the regulators' loop emitted; its breaches (inspection overdue) count in rates."""
+        """What the regulators' loop emitted; its breaches (inspection overdue) count
+        in rates, and a licence expiring today, expired or missing raises an alert
+        with the SLA clocks (AlertParams.licence_stages)."""
+        out = list(produced)
+        raised: list[Any] = []
         for rec in produced:
             if isinstance(rec, SlaBreach):
                 self.rates.feed(rec)
-        return produced
+            elif isinstance(rec, LicenceAlert):
+                for alert in self.alerts.feed(rec):
+                    raised.append(alert)
+                    raised += self.sla.feed(alert)
+        for rec in raised:
+            if isinstance(rec, SlaBreach):
+                self.rates.feed(rec)
+        if raised:
+            out += raised
+            out += self._loop(self.loop.feed_all(raised))
+        return out
 
     def _feed(self, record: Any) -> list[Any]:
         if isinstance(record, Inspection):

@@ -78,6 +78,38 @@ def test_licence_alerts_30_7_0_days_and_on_expiry_and_the_missing_profile(store)
     ]
 
 
+def test_an_expired_licence_and_a_missing_profile_are_alerts_with_sla_clocks(store):
+    """The day a licence expires, its expiry and a missing profile raise an alert an
+    inspector acts on (one per licence: the expiry joins the day's alert, critical);
+    nobody answers them in this month, so they breach like any other alert."""
+    got = rows(
+        store,
+        "SELECT operator_id, cls, severity, state, created_at, length(members), "
+        "length(camera_ids) FROM bk.alerts FINAL WHERE source = 'licence' ORDER BY created_at",
+    )
+    assert [(r[0], r[1], r[2], r[3], local(r[4]), r[5], r[6]) for r in got] == [
+        ("op-b", "profile", "major", "open", "11-12 00:00", 1, 0),
+        ("op-a", "food_business", "critical", "open", "11-22 00:00", 2, 0),
+    ]
+    got = rows(
+        store,
+        "SELECT operator_id, kind, due_at FROM bk.sla_breaches FINAL "
+        "WHERE source = 'licence' ORDER BY operator_id, due_at, kind",
+    )
+    assert [(r[0], r[1], local(r[2])) for r in got] == [
+        # Sunday 22 Nov: verify by Monday 00:00; three working days: Mon-Wed.
+        ("op-a", "verify_overdue", "11-23 00:00"),
+        ("op-a", "rectify_overdue", "11-26 00:00"),
+        ("op-a", "yellow_card", "11-28 00:00"),
+        ("op-a", "escalated", "12-03 00:00"),
+        # Thursday 12 Nov: Friday, Monday, Tuesday.
+        ("op-b", "verify_overdue", "11-13 00:00"),
+        ("op-b", "rectify_overdue", "11-18 00:00"),
+        ("op-b", "yellow_card", "11-18 00:00"),
+        ("op-b", "escalated", "11-23 00:00"),
+    ]
+
+
 def test_key_monitoring_enters_on_three_cuts_in_opening_hours_and_leaves_after_14_clean_days(
     store,
 ):
