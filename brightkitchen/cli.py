@@ -1,9 +1,10 @@
-"""`brightkitchen` command line: demo, replay, query and the long-running parts."""
+"""`brightkitchen` command line: the root app and the commands a user runs (demo,
+replay, query, ...); the worker hosts, alerts and contract commands live in the
+`cli_*` modules it registers."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from brightkitchen import cli_inspections
-from brightkitchen.cli_common import _fail, _settings, console
+from brightkitchen import cli_alerts, cli_contract, cli_inspections, cli_workers
+from brightkitchen.cli_common import _connect, _fail, _settings, console
 from brightkitchen.settings import Settings, name_index
 from brightkitchen.settings_tree import UnknownSettingError, check_environment
 
@@ -52,14 +53,10 @@ app = _App(
     no_args_is_help=True,
     help="BrightKitchen: realtime bright-kitchen (明厨亮灶) food-safety supervision.",
 )
-schemas_app = typer.Typer(no_args_is_help=True, help="Wire schemas.")
-app.add_typer(schemas_app, name="schemas")
-alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list them, record dispositions.")
-app.add_typer(alerts_app, name="alerts")
-grafana_app = typer.Typer(no_args_is_help=True, help="Grafana: publish boards and alert rules.")
-app.add_typer(grafana_app, name="grafana")
-topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics of the contract.")
-app.add_typer(topics_app, name="topics")
+app.add_typer(cli_contract.schemas_app, name="schemas")
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(cli_contract.grafana_app, name="grafana")
+app.add_typer(cli_contract.topics_app, name="topics")
 app.add_typer(cli_inspections.inspections_app, name="inspections")
 app.add_typer(cli_inspections.report_app, name="report")
 
@@ -296,202 +293,11 @@ def query(
     sys.stdout.buffer.flush()
 
 
-def _connect(settings: Settings, query: bool = False):
-    """The store's client, or a one-line error naming the store."""
-    from brightkitchen import store
-
-    try:
-        return store.connect(settings, query=query)
-    except store.StoreError as exc:
-        raise _fail(str(exc)) from None
-
-
-@app.command()
-def stream(
-    app_name: str = typer.Option("cameras", "--app", help="cameras (scale out) | ops (one)"),
-) -> None:
-    """Run a stream worker against the configured broker (cameras: batched host; ops: Faust)."""
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone stream worker needs a broker", 2)
-    if app_name == "cameras":
-        from stream_apps.shells.cameras import main
-
-        main(settings)
-        return
-    if app_name != "ops":
-        raise _fail(f"no stream app {app_name!r}; choose one of cameras, ops", 2)
-    from stream_apps.agents.ops import make_ops_app
-
-    sys.argv = [sys.argv[0], "worker", "-l", "info"]
-    make_ops_app(settings).main()
-
-
-@app.command()
-def sink() -> None:
-    """Run the store sink against the configured broker and store until interrupted."""
-    from clickhouse.migrate import migrate
-    from stream_apps.sink.consumer import Sink
-    from stream_apps.sink.store_writer import StoreWriter
-
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail("set BK_KAFKA_BOOTSTRAP: a standalone sink needs a broker", 2)
-    logging.basicConfig(level=logging.INFO)
-    from prometheus_client import start_http_server
-
-    start_http_server(settings.sink_metrics_port, addr=settings.web_bind)
-    client = _connect(settings)
-    migrate(client)
-    conf = {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"{settings.app_id}-sink",
-        **settings.kafka_consumer_config(),
-    }
-    writer = StoreWriter(client)
-    s = Sink(
-        conf,
-        writer.write,
-        settings.sink_batch_rows,
-        settings.sink_flush_s,
-        quarantine=writer.quarantine,
-        gate_detections=True,  # one sink per group: it reads every DLQ partition
-    )
-    try:
-        s.run()
-    except KeyboardInterrupt:
-        s.stop()
-
-
-def snapshot_store(settings: Settings):
-    """The worker's Snapshotter, from BK_SNAPSHOT_STORE, BK_SNAPSHOT_RETENTION_DAYS and
-    BK_SNAPSHOT_MIN_INTERVAL_S."""
-    from inference_workers.snapshots import Snapshotter, open_store
-
-    store = open_store(settings.snapshot_store, settings.snapshot_s3_endpoint)
-    return Snapshotter(
-        store,
-        retention_s=settings.snapshot_retention_days * 86400,
-        min_interval_s=settings.snapshot_min_interval_s,
-    )
-
-
-@app.command()
-def worker(
-    cameras: Path = typer.Option(..., "--cameras", help="YAML/JSON list of {camera_id, url, fps}"),
-    model: Path = typer.Option(..., "--model", help="detector: .onnx, .pt, .pt2 or .engine"),
-    class_map: Path | None = typer.Option(None, help="model label -> canonical class map"),
-    device: str | None = typer.Option(None, help="cuda, cuda:1 or cpu (default: best)"),
-    batch_size: int = typer.Option(8, min=1),
-    compile: str = typer.Option(
-        "off", help="PyTorch models: off, compile (torch.compile) or cuda-graph"
-    ),
-    metrics_port: int | None = typer.Option(None, help="serve Prometheus /metrics here"),
-) -> None:
-    """Run an inference worker: decode, sample, detect, measure quality, publish."""
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail("set BK_KAFKA_BOOTSTRAP: a worker publishes to a running broker", 2)
-    try:
-        from inference_workers.worker import run_worker
-    except ImportError as exc:
-        raise _fail(f"{exc}: install the extra: pip install -e '.[inference]'", 2) from None
-    logging.basicConfig(level=logging.INFO)
-    stats = run_worker(
-        cameras,
-        settings.kafka_bootstrap,
-        model=model,
-        device=device,
-        batch_size=batch_size,
-        compile=compile,
-        class_map=class_map,
-        metrics_port=metrics_port,
-        metrics_addr=settings.worker_metrics_bind,
-        snapshots=snapshot_store(settings),
-        producer_config=settings.kafka_client_config(),
-    )
-    console.print(f"worker stopped: {stats}")
-
-
-@app.command()
-def deepstream(
-    topic: str = typer.Option(..., help="topic nvmsgbroker publishes DeepStream payloads to"),
-    frame_size: str = typer.Option(
-        "1920x1080", help="source frame size, WIDTHxHEIGHT, of sensors not in --frame-sizes"
-    ),
-    frame_sizes: Path | None = typer.Option(
-        None, help='JSON/YAML file: sensor id -> "WIDTHxHEIGHT" (per-camera frame sizes)'
-    ),
-    class_map: Path | None = typer.Option(
-        None,
-        help="JSON/YAML class map of the DeepStream model (labels, absence, model_labels); "
-        "default: the default labels without absence rules",
-    ),
-    model: str = typer.Option("deepstream", help="model name written to each record"),
-    unknown_confidence: float = typer.Option(
-        0.5, min=0.0, max=1.0, help="score of an object DeepStream sent without a confidence"
-    ),
-) -> None:
-    """Bridge DeepStream nvmsgconv payloads (minimal or full schema) to bk.detections.v1."""
-    from inference_workers.classmap import ClassMap
-    from inference_workers.deepstream import (
-        DeepStreamAdapter,
-        load_frame_sizes,
-        parse_frame_size,
-        run_bridge,
-    )
-
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail("set BK_KAFKA_BOOTSTRAP: the bridge reads DeepStream's broker", 2)
-    try:
-        width, height = parse_frame_size(frame_size)
-    except ValueError:
-        raise _fail(f"--frame-size {frame_size!r} is not WIDTHxHEIGHT", 2) from None
-    try:
-        sizes = load_frame_sizes(frame_sizes) if frame_sizes else {}
-        cmap = ClassMap.from_file(class_map) if class_map else None
-    except (OSError, ValueError, TypeError) as exc:
-        raise _fail(f"cannot read the bridge configuration: {exc}", 2) from None
-    logging.basicConfig(level=logging.INFO)
-    adapter = DeepStreamAdapter(
-        class_map=cmap,
-        frame_sizes=sizes,
-        default_frame_size=(width, height),
-        model=model,
-        unknown_confidence=unknown_confidence,
-    )
-    import signal
-    import threading
-
-    stop = threading.Event()  # SIGINT/SIGTERM: publish the open frames, commit, exit
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    counts = run_bridge(
-        settings.kafka_bootstrap, topic, adapter, settings.kafka_client_config(), stop=stop
-    )
-    console.print(f"bridge stopped: {counts}")
-
-
-@topics_app.command("create")
-def topics_create() -> None:
-    """Create every contract topic that does not exist yet (idempotent; a one-shot job)."""
-    from brightkitchen.embedded import create_topics
-
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail("set BK_KAFKA_BOOTSTRAP: topics are created on a running broker", 2)
-    try:
-        created = create_topics(
-            settings.kafka_bootstrap,
-            partitions=settings.partitions,
-            replication_factor=settings.replication_factor,
-            retention_ms=settings.retention_ms,
-            client_config=settings.kafka_client_config(),
-        )
-    except Exception as exc:  # KafkaException carries the broker's answer
-        raise _fail(f"broker {settings.kafka_bootstrap}: {exc}") from None
-    console.print(f"created {len(created)} topics: {', '.join(created) or 'none (all exist)'}")
+# The worker hosts (cli_workers.py), registered here: `--help` lists commands in this order.
+app.command()(cli_workers.stream)
+app.command()(cli_workers.sink)
+app.command()(cli_workers.worker)
+app.command()(cli_workers.deepstream)
 
 
 @app.command(name="migrate")
@@ -507,96 +313,6 @@ def migrate_cmd() -> None:
     except Exception as exc:
         raise _fail(f"migrating the {store.describe(settings)}: {store.first_line(exc)}") from None
     console.print(f"{store.describe(settings)}: applied {applied or 'nothing (up to date)'}")
-
-
-@alerts_app.command("list")
-def alerts_list(
-    all_states: bool = typer.Option(False, "--all", help="resolved alerts too"),
-    limit: int = typer.Option(100, min=1),
-) -> None:
-    """Alerts from the store (open ones by default), oldest first, as JSON lines.
-
-    `snapshot` is the URI of the evidence image (file://… or s3://…), null if none;
-    `snapshot_link` is what a browser opens: s3://bucket/key under
-    BK_SNAPSHOT_PUBLIC_URL when that is set, else the same URI."""
-    import json
-
-    from brightkitchen import store
-    from inference_workers.snapshot_links import snapshot_link
-
-    where = "" if all_states else "WHERE state IN ('open', 'verified')"
-    sql = (
-        "SELECT alert_id, state, cls, severity, operator_id, kitchen_id, district, station, "
-        "camera_ids, created_at, snapshot "
-        f"FROM bk.alerts FINAL {where} ORDER BY created_at LIMIT {limit}"
-    )
-    settings = _settings()
-    client = _connect(settings)
-    try:
-        out = client.raw_query(sql, fmt="JSONEachRow", settings={"readonly": 1})
-    except Exception as exc:
-        raise _fail(store.first_line(exc)) from None
-    for line in out.decode("utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        row["snapshot_link"] = snapshot_link(row.get("snapshot"), settings.snapshot_public_url)
-        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
-@alerts_app.command("dispose")
-def alerts_dispose(
-    alert_id: str = typer.Argument(..., help="the alert's id (see `alerts list`)"),
-    action: str = typer.Option(..., help="verified | false_positive | rectified | closed"),
-    actor: str = typer.Option(..., help="who decided"),
-    note: str = typer.Option("", help="free text"),
-    ts: float | None = typer.Option(None, help="event time (Unix s); default now"),
-) -> None:
-    """Record an inspector's decision on bk.dispositions.v1."""
-    import time
-
-    from confluent_kafka import Producer
-
-    from brightkitchen.broker_probe import refused_everywhere
-    from schemas.records import TOPIC_DISPOSITIONS, Disposition, RecordError, decode, encode
-
-    settings = _settings()
-    if settings.embedded_broker:
-        raise _fail(
-            "set BK_KAFKA_BOOTSTRAP to the broker the ops app reads "
-            "(the embedded broker lives only as long as demo/replay)",
-            2,
-        )
-    raw = {"v": 1, "alert_id": alert_id, "ts": ts or time.time(), "actor": actor}
-    raw |= {"action": action, "note": note}
-    try:
-        record = decode(Disposition, encode_json(raw))
-    except RecordError as exc:
-        raise _fail(str(exc), 2) from None
-    refused = refused_everywhere(settings.kafka_bootstrap)
-    if refused is not None:
-        raise _fail(f"cannot reach the broker at {settings.kafka_bootstrap}: {refused}")
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            **settings.kafka_client_config(),
-            "log_level": 0,  # an unreachable broker is the one line below, not a log flood
-        }
-    )
-    producer.produce(TOPIC_DISPOSITIONS, key=record.alert_id, value=encode(record))
-    if producer.flush(15):
-        raise _fail(
-            f"the disposition was not delivered within 15 s: "
-            f"cannot reach the broker at {settings.kafka_bootstrap}?"
-        )
-    console.print(f"{record.action} recorded for alert {record.alert_id}")
-
-
-def encode_json(value: dict) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(value)
 
 
 @app.command()
@@ -618,45 +334,6 @@ def board(
     except KeyError as exc:
         raise _fail(f"no board {name!r}: {exc}", 2) from None
     console.print(f"wrote {path}")
-
-
-@grafana_app.command("push")
-def grafana_push(
-    url: str = typer.Option(..., help="Grafana base URL, e.g. https://grafana.city.gov.cn"),
-    token: str = typer.Option(
-        ..., envvar="BK_GRAFANA_TOKEN", help="service-account token (or BK_GRAFANA_TOKEN)"
-    ),
-) -> None:
-    """Publish the committed dashboards and alert rules through Grafana's API."""
-    from grafana_client import GrafanaApi
-
-    from brightkitchen.grafana_push import PushError, push
-
-    api = GrafanaApi.from_url(url, credential=token)
-    try:
-        report = push(
-            api,
-            progress=lambda s: console.print(f"  {s}"),
-            snapshot_base=_settings().snapshot_public_url,
-        )
-    except PushError as exc:
-        raise _fail(str(exc), 2) from None
-    except Exception as exc:  # the client's errors carry Grafana's answer
-        raise _fail(f"Grafana at {url}: {exc}") from None
-    console.print(
-        f"pushed {len(report.dashboards)} dashboards, {len(report.rules)} alert rules, "
-        f"{len(report.contact_points)} contact points"
-        + (", notification policy" if report.policy else "")
-    )
-
-
-@schemas_app.command("export")
-def schemas_export() -> None:
-    """Write schemas/json/*.json from schemas/records.py."""
-    from schemas.export import export
-
-    for path in export():
-        console.print(str(path))
 
 
 @app.command("settings")

@@ -1,7 +1,8 @@
-"""What every CLI module shares: the error console, settings loading, one-line failures.
+"""What every CLI module shares: the error console, settings loading, the store's
+client, one-line failures.
 
-Its own module so that `cli` and its sub-command modules (`cli_inspections`)
-import it and not each other.
+Its own module so that `cli` and its command modules (`cli_workers`, `cli_alerts`,
+`cli_contract`, `cli_inspections`) import it and not each other.
 """
 
 from __future__ import annotations
@@ -39,3 +40,13 @@ def _settings_line(exc: Exception) -> str:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def _connect(settings: Settings, query: bool = False):
+    """The store's client, or a one-line error naming the store."""
+    from brightkitchen import store
+
+    try:
+        return store.connect(settings, query=query)
+    except store.StoreError as exc:
+        raise _fail(str(exc)) from None

@@ -1,2 +1,2 @@
-"""Output topics -> ClickHouse: ``consumer`` (batches, commits, quarantine) and
-``store_writer`` (records -> Arrow -> insert)."""
+"""Output topics -> ClickHouse: ``consumer`` (batches, commits, quarantine),
+``arrow_tables`` (records -> Arrow) and ``store_writer`` (Arrow -> insert)."""

@@ -105,7 +105,7 @@ def test_a_negative_interval_is_refused():
 
 
 def test_the_setting_reaches_the_worker_snapshotter(monkeypatch, tmp_path):
-    from brightkitchen.cli import snapshot_store
+    from brightkitchen.cli_workers import snapshot_store
     from brightkitchen.settings import Settings
 
     monkeypatch.setenv("BK_SNAPSHOT_MIN_INTERVAL_S", "12.5")
