@@ -47,6 +47,22 @@ MAX_FUTURE_S = 300.0
 """A record stamped further than this ahead of its input's clock on the
 partition is dead-lettered."""
 
+RESUME_AFTER_S = 60.0
+"""Replay: records of one camera that are all "future" against a partition
+input whose other cameras send nothing in between are the partition resuming
+after a silence (every camera of a kitchen offline together, or the only camera
+of a small fleet), not a broken clock: once such a run of the camera's own
+records, each within MAX_STEP_S of the previous, spans this long, they are all
+processed and move the clock. A record of any other camera in between proves
+the partition was not silent: the held records are then checked again, and
+those still ahead are dead letters (so one broken clock still cannot move the
+others). The offline rule's 60 s of silence is the same bound: a camera that
+sends nothing for longer is offline anyway. Live, the wall clock moves a silent
+partition, so no record is held."""
+
+MAX_HELD_FUTURE = 1000
+"""Held future records per partition input; past this the oldest run is refused."""
+
 MAX_STEP_S = 120.0
 """A camera's record moves its input's clock only when it is at most this far
 after the same camera's previous record on that input: a camera whose clock
@@ -72,6 +88,8 @@ class PipelineCounters:
     dead_letters: int = 0
     violations: int = 0
     camera_events: int = 0
+    resumed: int = 0
+    """Runs of future records accepted as a silent partition resuming (RESUME_AFTER_S)."""
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -115,6 +133,9 @@ class PartitionEngines:
         self.input_clock: dict[str, float] = {}
         self.camera_clock: dict[tuple[str, str], float] = {}
         self.idle: set[str] = set()
+        # Replay: per (input, camera), a run of records ahead of the input's clock
+        # waiting to show a resumption (RESUME_AFTER_S): (ts, offset, key, value, record).
+        self.held_future: dict[tuple[str, str], list[tuple[float, int, Any, Any, Any]]] = {}
         # Acknowledged angle changes waiting for the clock: (ts, seq, (cameras, members)).
         self.held_acks: list[tuple[float, int, tuple[tuple[str, ...], frozenset[str]]]] = []
         # The first value of the detections clock: where the partition's frames
@@ -159,6 +180,12 @@ class PartitionEngines:
 
     def first_held_offset(self) -> int | None:
         return min((h[3] for h in self.held_status), default=None)
+
+    def first_held_future(self, topic: str) -> int | None:
+        return min(
+            (run[0][1] for (t, _), run in self.held_future.items() if t == topic and run),
+            default=None,
+        )
 
     def release_status(self, upto: float) -> list[CameraStatus]:
         held = self.held_status
@@ -244,6 +271,10 @@ class CameraPipeline:
             }
             out.append(Output(STATE_TOPIC, camera_id, _json.encode(state), partition))
         offsets = dict(self.next_offsets.get(partition, {}))
+        for topic in CLOCK_TOPICS:  # held future records are read again after a restore
+            held_future = eng.first_held_future(topic)
+            if held_future is not None:
+                offsets[topic] = min(offsets.get(topic, held_future), held_future)
         first_held = eng.first_held_offset()
         if first_held is not None:
             # Held status records are not processed yet: the checkpoint does not
@@ -314,18 +345,10 @@ class CameraPipeline:
                 raise RecordError("empty value (tombstone) on an input topic")
             if topic == TOPIC_DETECTIONS:
                 frame = decode(FrameDetections, value)
-                self._check_clock(eng, topic, frame.frame_ts)
-                eng.idle.discard(topic)
-                eng.observe(topic, frame.camera_id, frame.frame_ts)
-                dirty.add(frame.camera_id)
-                return self._frame(eng, frame)
+                return self._timed(eng, partition, topic, frame, frame.frame_ts, offset, key, value)
             if topic == TOPIC_CAMERA_STATUS:
                 status = decode(CameraStatus, value)
-                self._check_clock(eng, topic, status.ts)
-                eng.idle.discard(topic)
-                eng.observe(topic, status.camera_id, status.ts)
-                dirty.add(status.camera_id)
-                return self._status(eng, status, offset)
+                return self._timed(eng, partition, topic, status, status.ts, offset, key, value)
             if topic == TOPIC_REGISTRY:
                 entry = decode(RegistryEntry, value)
                 dirty.add(entry.camera_id)
@@ -448,6 +471,102 @@ class CameraPipeline:
         )
 
     # -- internals ------------------------------------------------------------
+    def _timed(
+        self,
+        eng: PartitionEngines,
+        partition: int,
+        topic: str,
+        record: Any,
+        ts: float,
+        offset: int,
+        key: bytes | None,
+        value: bytes,
+    ) -> list[Output]:
+        """A frame or status: checked against its input's clock, held while it may be
+        the partition resuming (RESUME_AFTER_S), then fed."""
+        camera = record.camera_id
+        ahead = self._future_reason(eng, topic, ts)
+        if ahead is None:
+            # Held runs first: they are older than this record.
+            out = self._recheck_held(eng, partition, topic) if eng.held_future else []
+            return out + self._accept(eng, partition, topic, record, ts, offset)
+        if self.live:
+            raise RecordError(ahead)
+        out: list[Output] = []
+        run = eng.held_future.setdefault((topic, camera), [])
+        if run and not 0 < ts - run[-1][0] <= MAX_STEP_S:
+            out += self._refuse(eng, partition, topic, run)  # not one clock: start again
+            run.clear()
+        run.append((ts, offset, key, value, record))
+        if ts - run[0][0] >= RESUME_AFTER_S:
+            del eng.held_future[(topic, camera)]
+            self.counters.resumed += 1
+            # The others were silent until then too: the input's clock moves to the
+            # run's start (deciding their silence, and this camera's, first), and the
+            # run's first record starts this camera's own clock there.
+            eng.input_clock[topic] = max(eng.input_clock.get(topic, float("-inf")), run[0][0])
+            eng.camera_clock[(topic, camera)] = run[0][0]
+            for ts_, off, _, _, rec in run:
+                out += self._accept(eng, partition, topic, rec, ts_, off)
+        elif sum(len(r) for (t, _), r in eng.held_future.items() if t == topic) > MAX_HELD_FUTURE:
+            oldest = min(
+                (k for k in eng.held_future if k[0] == topic),
+                key=lambda k: eng.held_future[k][0][1],
+            )
+            out += self._refuse(eng, partition, topic, eng.held_future.pop(oldest))
+        return out
+
+    def _accept(
+        self, eng: PartitionEngines, partition: int, topic: str, record: Any, ts: float, offset: int
+    ) -> list[Output]:
+        eng.idle.discard(topic)
+        eng.observe(topic, record.camera_id, ts)
+        self.dirty.setdefault(partition, set()).add(record.camera_id)
+        if topic == TOPIC_DETECTIONS:
+            return self._frame(eng, record)
+        return self._status(eng, record, offset)
+
+    def _recheck_held(self, eng: PartitionEngines, partition: int, topic: str) -> list[Output]:
+        """A record within the clock came: the partition is not silent. Held runs on
+        this input that are no longer ahead are fed; the rest are dead letters."""
+        out: list[Output] = []
+        for k in [k for k in eng.held_future if k[0] == topic]:
+            run = eng.held_future.pop(k)
+            if self._future_reason(eng, topic, run[-1][0]) is None:
+                eng.camera_clock[k] = run[0][0]
+                for ts, off, _, _, rec in run:
+                    out += self._accept(eng, partition, topic, rec, ts, off)
+            else:
+                out += self._refuse(eng, partition, topic, run)
+        return out
+
+    def _refuse(self, eng: PartitionEngines, partition: int, topic: str, run: list) -> list[Output]:
+        out = []
+        for ts, off, key, value, _ in run:
+            reason = self._future_reason(eng, topic, ts) or "future timestamp: not confirmed"
+            out.append(self.dead_letter(reason, topic, partition, off, key, value))
+        return out
+
+    def flush_held_future(self, partition: int) -> list[Output]:
+        """The input ended with records still held: they never showed a resumption
+        (RESUME_AFTER_S) and may be a broken clock: dead letters, with their reason."""
+        eng = self.partitions.get(partition)
+        if eng is None or not eng.held_future:
+            return []
+        out: list[Output] = []
+        for (topic, _), run in sorted(eng.held_future.items(), key=lambda kv: kv[0]):
+            out += self._refuse(eng, partition, topic, run)
+        eng.held_future.clear()
+        return out
+
+    def _future_reason(self, eng: PartitionEngines, topic: str, ts: float) -> str | None:
+        """Why a record is too far ahead of its input's clock, or None."""
+        try:
+            self._check_clock(eng, topic, ts)
+        except RecordError as exc:
+            return str(exc)
+        return None
+
     def _check_clock(self, eng: PartitionEngines, topic: str, ts: float) -> None:
         """A record more than MAX_FUTURE_S ahead of its input's clock goes to the DLQ.
 

@@ -238,6 +238,7 @@ class CameraShell:
                 )
         for partition in self._newly_ended(now):
             # Nothing more to read: the status clock moves this partition too.
+            outputs += pipeline.flush_held_future(partition)
             pipeline.set_idle(partition, GROUP_TOPIC)
             outputs += pipeline.advance(partition)
             last.setdefault(

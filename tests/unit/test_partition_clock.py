@@ -131,3 +131,59 @@ def test_a_ratcheting_clock_changes_nothing_for_the_other_cameras():
     assert others == clean_rows
     assert clock == clean_clock
     assert dlq >= 20  # its frames ahead of the robust clock by > 300 s are dead letters
+
+
+def _frames(cam: str, times, rodent=range(0)) -> list[tuple[str, bytes]]:
+    return [
+        (
+            TOPIC_DETECTIONS,
+            dumps(frame(cam, T0 + t, seq, (("rodent", 0.9),) if t in rodent else ())),
+        )
+        for seq, t in enumerate(times)
+    ]
+
+
+def test_a_lone_camera_resuming_after_a_silence_is_processed_not_refused():
+    """The only camera of a partition (a small fleet, or a whole kitchen's network
+    cut) is silent 15 min: nothing moves its partition's clock meanwhile, so its
+    frames after the silence are all far ahead of it. They are the partition
+    resuming, not a broken clock: after RESUME_AFTER_S of them they are processed."""
+    times = [*range(0, 300), *range(1200, 1800)]
+    rows, dlq, clock = run(_frames("cam-a", times, rodent=range(1300, 1320)))
+    assert dlq == 0
+    assert clock == T0 + 1799
+    events = [msgspec.json.decode(v) for v in rows.values()]
+    (offline,) = [e for e in events if e.get("kind") == "offline"]
+    assert offline["started_at"] == T0 + 299 and offline["ended_at"] == T0 + 1200
+    (rodent,) = [e for e in events if e.get("cls") == "rodent"]
+    assert T0 + 1300 <= rodent["started_at"] <= T0 + 1302
+
+
+def test_a_shared_silence_of_two_cameras_resumes_both():
+    a = _frames("cam-a", [*range(0, 300), *range(900, 1500)])
+    b = _frames("cam-b", [*range(0, 300), *range(900, 1500)])
+    order = [rec for pair in zip(a, b, strict=True) for rec in pair]
+    rows, dlq, clock = run(order)
+    assert dlq == 0 and clock == T0 + 1499
+    offline = [msgspec.json.decode(v) for v in rows.values() if b'"offline"' in v]
+    assert sorted(e["camera_id"] for e in offline) == ["cam-a", "cam-b"]
+    assert all(e["ended_at"] == T0 + 900 for e in offline)
+
+
+def test_a_camera_whose_clock_runs_hours_ahead_is_refused_beside_a_sparse_one():
+    """8 h ahead (local time sent as UTC), stepping 1 s like a healthy camera, on a
+    partition whose other camera sends a frame every 30 s: its runs between those
+    frames are shorter than RESUME_AFTER_S, so it never passes as a resumption."""
+    sparse = _frames("cam-a", range(0, 1200, 30), rodent=range(300, 400))
+    clean_rows, _, clean_clock = run(sparse)
+    order = []
+    for k, rec in enumerate(sparse):
+        order.append(rec)
+        if k >= 2:  # once cam-a has set the partition's clock
+            order += _frames("cam-x", range(28800 + 30 * k, 28800 + 30 * k + 30))
+    rows, dlq, clock = run(order)
+    assert {k: v for k, v in rows.items() if b'"cam-x"' not in v} == clean_rows
+    assert clock == clean_clock
+    # every frame of cam-x but those held at the end is a dead letter (the shell
+    # dead-letters those when the input ends: flush_held_future)
+    assert dlq >= 30 * (len(sparse) - 3)
