@@ -1,58 +1,10 @@
-"""Alerts: violation episodes and camera-health events an inspector acts on.
-
-Every violation episode (its ``open`` record) and every camera-health event of
-a kind of interest (its ``open`` record) becomes a member of an alert.
-Members are grouped: episodes of one class (or events of one kind) of one
-operator in one kitchen that *start* within ``group_window_s`` of the alert's
-first member join that alert, whichever camera of the kitchen they come from;
-other kitchens never share an alert. A camera missing from the registry is a
-kitchen of its own. An alert already resolved takes no new member: the next
-episode opens a new alert.
-
-``alert_id`` is a hash of source, class/kind, operator, kitchen and the first
-member's ``started_at``: a replay of the same input gives the same ids, and a
-member fed twice is recognised by its violation_id / event_id. (If members of
-one group arrive in a different interleaving across cameras, the first one
-to arrive anchors the alert; later-arriving earlier starters join it.)
-
-Dispositions move the alert's state. Each action's earliest ``ts`` is kept, so
-the state is a function of the set of dispositions, not of their order::
-
-    closed                       if any "closed"
-    else rectified|false_positive whichever of the two is latest (an inspector may
-                                  overturn a verdict)
-    else verified                if any "verified"
-    else open
-
-The verdict (true or false positive) of each alert feeds precision counters
-per class and per camera; an overturned verdict moves its count.
-
-**Repeat offences** (seed 002 §19-20: "整改后重复再犯 … 屡犯不改的, 从重处罚"): a new
-violation alert of the same operator and class that starts within
-``repeat_window_s`` after an earlier one was *rectified* carries ``repeat_of``
-(that alert's id) and its severity is raised one level (``base_severity``
-keeps the original); the rates engine counts it in the grade. A **first minor
-offence** (no alert of the same operator and class in the window before it)
-rectified within ``lenient_within_s`` is flagged ``lenient`` (§19: 初次违法、危害后果
-轻微并及时改正的, 视情形不予、从轻或减轻行政处罚).
-
-**Licences** (seed 002 §15): a licence-alert stage in ``licence_stages`` (the
-day a licence expires, its expiry, a missing merchant profile) raises an alert
-of the operator (source ``licence``, class = the licence kind, no camera), one
-per licence: later stages join it. It has the SLA clocks of any alert; a
-verdict on it is not a detection, so it stays out of the precision counters.
-
-``advance`` emits nothing (grouping closes by time without an event); it
-prunes alerts resolved longer than ``retain_resolved_s`` ago.
-"""
+"""The alert engine: members and dispositions in, changed alerts out (see the package)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from schemas.records import (
-    SCHEMA_VERSION,
     Alert,
     CameraEvent,
     Disposition,
@@ -61,228 +13,17 @@ from schemas.records import (
     RegistryEntry,
     Violation,
 )
+from stream_apps.engines.alerts.params import SEVERITY_RANK, AlertCounters, AlertParams, Precision
+from stream_apps.engines.alerts.state import _Alert, alert_id
 from stream_apps.engines.base import check_snapshot_version
-from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
 
 SNAPSHOT_VERSION = 1
 """Version of what ``snapshot`` writes; ``restore`` reads no other."""
 
-SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
-_SEVERITY_OF_RANK = {v: k for k, v in SEVERITY_RANK.items()}
-# Tie-break of two verdicts at the same instant: the stronger finding wins.
-_VERDICT_RANK = {"false_positive": 0, "rectified": 1}
-RESOLVING = ("rectified", "false_positive", "closed")
-
-DEFAULT_CAMERA_SEVERITY: dict[str, str] = {
-    # Losing the picture is losing supervision; a dark or blurred picture is
-    # degraded but still shows something.
-    "offline": "major",
-    "frozen": "major",
-    "angle_changed": "major",
-    "dark": "minor",
-    "blurred": "minor",
-}
-
-
-@dataclass(frozen=True)
-class AlertParams:
-    """Settings of the alert engine; every default is the documented one."""
-
-    group_window_s: float = 600.0
-    """Members of one operator + class + kitchen starting this close to the first join it."""
-    camera_kinds: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_CAMERA_SEVERITY))
-    """Camera-health kinds that raise alerts."""
-    camera_severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CAMERA_SEVERITY))
-    replay_horizon_s: float = 6 * 3600.0
-    """Members detected longer than this before the watermark are too late to
-    raise anything (they were seen before, or the feed is broken); dispositions
-    for unknown alerts wait this long for their alert."""
-    retain_resolved_s: float = 7 * 86400.0
-    """A resolved alert is kept this long after resolution, for late dispositions."""
-    max_age_s: float = 60 * 86400.0
-    """Any alert is forgotten this long after creation."""
-    repeat_window_s: float = field(
-        default=30 * 86400.0,
-        metadata={
-            "help": "An offence of the same operator and class this soon after one was "
-            "rectified is a repeat offence (seed 002 §19: 整改后重复再犯)",
-            "ge": 0,
-        },
-    )
-    repeat_raises_severity: bool = field(
-        default=True, metadata={"help": "A repeat offence is raised one severity level"}
-    )
-    licence_stages: frozenset[str] = field(
-        default_factory=lambda: frozenset({"0d", "expired", "profile_incomplete"}),
-        metadata={
-            "help": "Licence-alert stages (bk.licence_alerts) that also raise an alert an "
-            "inspector acts on, with the SLA clocks (seed 002 §15); the earlier warnings "
-            "stay warnings. Later stages of the same licence join that alert"
-        },
-    )
-    lenient_within_s: float = field(
-        default=86400.0,
-        metadata={
-            "help": "A first minor offence rectified within this many seconds is flagged "
-            "for leniency (seed 002 §19: 及时改正)",
-            "ge": 0,
-        },
-    )
-
-
-@dataclass
-class AlertCounters:
-    """Plain counters the shell exports as metrics."""
-
-    members: int = 0
-    duplicates: int = 0
-    too_late: int = 0
-    alerts: int = 0
-    dispositions: int = 0
-    unknown_alert: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Verdicts on alerts of one class or camera."""
-
-    confirmed: int
-    false_positive: int
-
-    @property
-    def precision(self) -> float | None:
-        n = self.confirmed + self.false_positive
-        return self.confirmed / n if n else None
-
-
-def alert_id(source: str, cls: str, operator_id: str, group: str, started_at: float) -> str:
-    """Deterministic id of an alert from its grouping key and anchor."""
-    return stable_id(source, cls, operator_id, group, started_at)
-
-
-class _Alert:
-    __slots__ = (
-        "alert_id",
-        "source",
-        "cls",
-        "severity",
-        "kitchen_id",
-        "operator_id",
-        "district",
-        "station",
-        "camera_ids",
-        "members",
-        "first_started_at",
-        "created_at",
-        "group_until",
-        "updated_at",
-        "revision",
-        "actions",
-        "verdict",
-        "snapshot",
-        "repeat_of",
-        "first_offence",
-    )
-
-    def __init__(self) -> None:
-        self.camera_ids: list[str] = []
-        self.members: list[str] = []
-        # action -> [earliest ts, actor]
-        self.actions: dict[str, list[Any]] = {}
-        # None, "true" or "false": what precision counted for this alert
-        self.verdict: str | None = None
-        self.revision = 0
-        self.snapshot: str | None = None  # evidence image of the first member that has one
-        self.repeat_of: str | None = None
-        self.first_offence = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Alert:
-        a = cls()
-        for s in cls.__slots__:
-            if s in d:  # snapshots older than a slot keep its default
-                setattr(a, s, d[s])
-        return a
-
-    def state(self) -> str:
-        acts = self.actions
-        if "closed" in acts:
-            return "closed"
-        verdicts = [(acts[k][0], _VERDICT_RANK[k], k) for k in _VERDICT_RANK if k in acts]
-        if verdicts:
-            return max(verdicts)[2]
-        return "verified" if "verified" in acts else "open"
-
-    def verdict_now(self) -> str | None:
-        acts = self.actions
-        cands = [
-            (acts[k][0], _VERDICT_RANK.get(k, 1), k)
-            for k in ("verified", "rectified", "false_positive")
-            if k in acts
-        ]
-        if not cands:
-            return None
-        return "false" if max(cands)[2] == "false_positive" else "true"
-
-    def resolved_at(self) -> float | None:
-        ts = [self.actions[k][0] for k in RESOLVING if k in self.actions]
-        return min(ts) if ts else None
-
-    def record(self, lenient_within_s: float = 86400.0, raise_repeat: bool = True) -> Alert:
-        state = self.state()
-        severity, base = self.severity, None
-        if self.repeat_of is not None and raise_repeat:
-            rank = min(SEVERITY_RANK.get(self.severity, 0) + 1, 2)
-            severity, base = _SEVERITY_OF_RANK[rank], self.severity
-        rectified = self.actions.get("rectified")
-        lenient = (
-            self.first_offence
-            and self.repeat_of is None
-            and self.severity == "minor"
-            and state == "rectified"
-            and rectified is not None
-            and rectified[0] - self.created_at <= lenient_within_s
-        )
-        acts = self.actions
-        last = max(((v[0], v[1]) for v in acts.values()), default=None)
-        return Alert(
-            v=SCHEMA_VERSION,
-            alert_id=self.alert_id,
-            source=self.source,
-            cls=self.cls,
-            severity=severity,
-            state=state,
-            kitchen_id=self.kitchen_id,
-            operator_id=self.operator_id,
-            district=self.district,
-            station=self.station,
-            camera_ids=sorted(self.camera_ids),
-            members=sorted(self.members),
-            first_started_at=self.first_started_at,
-            created_at=self.created_at,
-            group_until=self.group_until,
-            updated_at=self.updated_at,
-            revision=self.revision,
-            verified_at=min((v[0] for v in acts.values()), default=None),
-            resolved_at=self.resolved_at(),
-            resolution=state if state in RESOLVING else None,
-            last_actor=last[1] if last else None,
-            snapshot=self.snapshot,
-            repeat_of=self.repeat_of,
-            base_severity=base,
-            lenient=lenient,
-        )
-
 
 class AlertEngine:
-    """Turns episodes and camera-health events into grouped alerts (see module doc)."""
+    """Turns episodes and camera-health events into grouped alerts (see the package docstring)."""
 
     def __init__(self, params: AlertParams | None = None) -> None:
         self.params = params or AlertParams()
@@ -585,13 +326,3 @@ class AlertEngine:
     def _count(table: dict[str, list[int]], key: str, verdict: str, delta: int) -> None:
         c = table.setdefault(key, [0, 0])
         c[0 if verdict == "true" else 1] += delta
-
-
-__all__ = [
-    "AlertCounters",
-    "AlertEngine",
-    "AlertParams",
-    "DEFAULT_CAMERA_SEVERITY",
-    "Precision",
-    "alert_id",
-]

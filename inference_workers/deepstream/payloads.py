@@ -1,30 +1,8 @@
-"""DeepStream interop: ``nvmsgconv`` payloads in, ``bk.detections.v1`` records out.
+"""DeepStream payload parsing: ``nvmsgconv`` payloads -> ``bk.detections.v1`` records.
 
-Cities that already run NVIDIA DeepStream keep their pipelines and point
-``nvmsgbroker`` at a Kafka topic; this bridge republishes what arrives there in
-the contract's form. Both payload schemas of ``Gst-nvmsgconv`` are read:
-
-- **minimal** (``payload-type=1``), one message per frame::
-
-    {"version": "4.0", "id": 1234, "@timestamp": "2026-11-02T08:00:00.000Z",
-     "sensorId": "cam-1", "objects": ["17|100|50|300|400|mouse|#|||||||0.92", ...]}
-
-  each object is ``trackingId|left|top|right|bottom|label`` in source-frame
-  pixels, then ``|#|`` and the classifier attributes with the confidence last;
-  further ``|#|embedding|…`` or ``|#|pose2D|…`` sections are ignored;
-- **full** (``payload-type=0``), one message per *object*::
-
-    {"messageid": ..., "@timestamp": ..., "sensor": {"id": "cam-1", ...},
-     "object": {"id": "17", "mouse": {"confidence": 0.92}, "bbox": {"topleftx": 100,
-                "toplefty": 50, "bottomrightx": 300, "bottomrighty": 400}, "pose": {}, ...}}
-
-  where the object's label is the key of its attribute block (``pose``,
-  ``embedding``, ``bbox``, ``location``, ``coordinate`` are not labels).
-  Messages of one frame are grouped by :class:`FullSchemaFrames`: by
-  ``frameId`` when the message carries one; otherwise consecutive messages of
-  a sensor whose ``@timestamp`` lies within ``frame_gap_s`` of the frame's
-  first message, and whose object id has not been seen in it yet (the
-  msg2p-newapi path stamps every message with its own wall-clock time).
+A minimal-schema message is one frame; full-schema messages (one object each)
+are grouped into frames first (``full_schema``). Both schemas are described in
+the package's docstring (``inference_workers/deepstream/__init__.py``).
 
 Per object, not per frame: an object that cannot be read (no label block, a
 non-numeric box, two label blocks) is dropped and counted with its reason; the
@@ -57,17 +35,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from inference_workers.classmap import ClassMap
 from schemas.records import SCHEMA_VERSION, FrameDetections, Quality, RecordError, decode, encode
-
-log = logging.getLogger(__name__)
 
 DEFAULT_FRAME_SIZE = (1920, 1080)
 # Dict-valued keys of a full-schema object that are not its label block.
@@ -362,67 +337,6 @@ def _full_sensor(message: Mapping[str, Any]) -> str | None:
     return sid if isinstance(sid, str) and sid.strip() else None
 
 
-class _Open(NamedTuple):
-    frame_id: Any
-    ts: float
-    object_ids: set
-    messages: list
-    tags: list
-
-
-class FullSchemaFrames:
-    """Groups full-schema messages (one object each) into frames.
-
-    A message belongs to its sensor's open frame when both carry the same
-    ``frameId``; without one, when its ``@timestamp`` is within ``frame_gap_s``
-    of the open frame's first message and its object id is new in that frame.
-    A frame is complete when a message of another frame of the same sensor
-    arrives, or on :meth:`flush`. Each message may carry a ``tag`` (the bridge
-    passes its source offset), returned with the frame.
-    """
-
-    def __init__(self, frame_gap_s: float = 0.02) -> None:
-        self.frame_gap_s = frame_gap_s
-        self._open: dict[str, _Open] = {}
-
-    def _same_frame(self, cur: _Open, fid: Any, ts: float, oid: Any) -> bool:
-        if fid is not None or cur.frame_id is not None:
-            return fid == cur.frame_id
-        if oid is not None and oid in cur.object_ids and str(oid) not in _UNTRACKED:
-            return False
-        return abs(ts - cur.ts) <= self.frame_gap_s
-
-    def add(self, message: Mapping[str, Any], tag: Any = None) -> Iterator[tuple[list, list]]:
-        sensor = _full_sensor(message)
-        if sensor is None:
-            raise DeepStreamPayloadError("full payload without sensor.id")
-        ts = parse_timestamp(message.get("@timestamp"))
-        fid = message.get("frameId", message.get("frame_id"))
-        obj = message.get("object")
-        oid = obj.get("id") if isinstance(obj, Mapping) else None
-        cur = self._open.get(sensor)
-        if cur is not None and not self._same_frame(cur, fid, ts, oid):
-            del self._open[sensor]
-            yield cur.messages, cur.tags
-            cur = None
-        if cur is None:
-            cur = self._open[sensor] = _Open(fid, ts, set(), [], [])
-        if oid is not None:
-            cur.object_ids.add(oid)
-        cur.messages.append(message)
-        cur.tags.append(tag)
-
-    def flush(self) -> Iterator[tuple[list, list]]:
-        opened, self._open = self._open, {}
-        for cur in opened.values():
-            yield cur.messages, cur.tags
-
-    def open_tags(self) -> Iterator[Any]:
-        """Tags of the messages still held in open frames."""
-        for cur in self._open.values():
-            yield from cur.tags
-
-
 def schema_of(payload: Mapping[str, Any]) -> str:
     """ "minimal" or "full", from the payload's shape."""
     if "sensorId" in payload and "objects" in payload:
@@ -430,183 +344,3 @@ def schema_of(payload: Mapping[str, Any]) -> str:
     if "sensor" in payload and "object" in payload:
         return "full"
     raise DeepStreamPayloadError("neither a minimal (sensorId, objects) nor a full payload")
-
-
-class Bridge:
-    """The consume-independent core of the bridge: payloads in, outputs out.
-
-    ``handle(value, tag)`` returns what to publish now: a list of
-    ``("record", FrameDetections, tags)`` and ``("reject", reason, tag)``;
-    ``flush()`` the same for the frames still open; ``open_tags()`` which
-    source messages are not published yet (their offsets must not be committed).
-    """
-
-    def __init__(self, adapter: DeepStreamAdapter | None = None, frame_gap_s: float = 0.02):
-        self.adapter = adapter or DeepStreamAdapter()
-        self.frames = FullSchemaFrames(frame_gap_s)
-
-    def _full(self, messages: list, tags: list) -> list[tuple]:
-        try:
-            rec, dropped = self.adapter.convert_full(messages)
-        except DeepStreamPayloadError as exc:
-            return [("reject", str(exc), t) for t in tags]
-        out: list[tuple] = [("record", rec, tags)]
-        if dropped:
-            out.append(("dropped", "; ".join(dropped), tags[0] if len(tags) == 1 else None))
-        return out
-
-    def handle(self, value: bytes | str, tag: Any = None) -> list[tuple]:
-        try:
-            payload = json.loads(value)
-            if not isinstance(payload, dict):
-                raise DeepStreamPayloadError("payload is not a JSON object")
-            if schema_of(payload) == "minimal":
-                rec, dropped = self.adapter.convert_minimal(payload)
-                out: list[tuple] = [("record", rec, [tag])]
-                if dropped:
-                    out.append(("dropped", "; ".join(dropped), tag))
-                return out
-            out = []
-            for messages, tags in self.frames.add(payload, tag):
-                out += self._full(messages, tags)
-            return out
-        except (DeepStreamPayloadError, ValueError, TypeError) as exc:
-            return [("reject", str(exc) or type(exc).__name__, tag)]
-
-    def flush(self) -> list[tuple]:
-        out: list[tuple] = []
-        for messages, tags in self.frames.flush():
-            out += self._full(messages, tags)
-        return out
-
-    def open_tags(self) -> list[Any]:
-        return list(self.frames.open_tags())
-
-
-def run_bridge(
-    bootstrap: str,
-    source_topic: str,
-    adapter: DeepStreamAdapter | None = None,
-    client_config: Mapping[str, str] | None = None,
-    group_id: str = "bk-deepstream-bridge",
-    stop: Any = None,
-    idle_flush_s: float = 1.0,
-    frame_gap_s: float = 0.02,
-) -> dict[str, int]:
-    """Consume ``source_topic``, publish bk.detections.v1 (bad payloads to bk.dlq.v1).
-
-    Runs until ``stop`` (a threading.Event) is set. Offsets are committed only
-    up to what was published and delivered: a message held in an open
-    full-schema frame is not committed until its frame is published. Open
-    frames are published on stop. Returns counts.
-    """
-    import threading
-    import time
-
-    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-
-    from schemas.records import TOPIC_DETECTIONS, TOPIC_DLQ, DeadLetter
-
-    bridge = Bridge(adapter, frame_gap_s)
-    stop = stop or threading.Event()
-    conf = {"bootstrap.servers": bootstrap, **(client_config or {})}
-    consumer = Consumer(
-        {
-            **conf,
-            "group.id": group_id,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            # as the camera stage: a dead bridge's partitions move within 6 s, and
-            # a group's first join does not wait half of librdkafka's 45 s default
-            "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 1000,
-        }
-    )
-    producer = Producer(
-        {**conf, "partitioner": "murmur2_random", "enable.idempotence": True, "linger.ms": 20}
-    )
-    consumer.subscribe([source_topic])
-    counts = {"payloads": 0, "frames": 0, "dead_letters": 0, "objects_dropped": 0}
-    failures: list[str] = []
-    sources: dict[tuple[int, int], tuple[bytes | None, bytes]] = {}
-    consumed: dict[int, int] = {}  # partition -> next offset after the last consumed
-    last_full = time.monotonic()
-    dirty = False
-
-    def delivered(err, _msg) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    def reject(reason: str, tag) -> None:
-        partition, offset = tag if tag is not None else (-1, -1)
-        key, value = sources.get(tag, (None, b""))
-        letter = DeadLetter(
-            v=SCHEMA_VERSION,
-            reason=f"deepstream: {reason}"[:1000],
-            source_topic=source_topic,
-            partition=partition,
-            offset=offset,
-            key=key.decode("utf-8", "replace") if key else None,
-            value=value[:8192].decode("utf-8", "replace"),
-            app="deepstream",
-            ts=time.time(),
-        )
-        producer.produce(TOPIC_DLQ, key=letter.key, value=encode(letter), on_delivery=delivered)
-        counts["dead_letters"] += 1
-
-    def emit(outputs: list[tuple]) -> None:
-        for kind, what, tags in outputs:
-            if kind == "record":
-                producer.produce(
-                    TOPIC_DETECTIONS, key=what.camera_id, value=encode(what), on_delivery=delivered
-                )
-                counts["frames"] += 1
-            elif kind == "dropped":
-                counts["objects_dropped"] += what.count("; ") + 1
-                log.warning("deepstream: objects dropped: %s", what)
-                reject(f"objects dropped (the rest of the frame was published): {what}", tags)
-            else:
-                reject(what, tags)
-
-    def commit() -> None:
-        """Deliver, then commit each partition up to its oldest unpublished message."""
-        producer.flush(30)
-        if failures or len(producer):
-            raise KafkaException(f"deepstream bridge: delivery failed: {failures[:3]}")
-        held: dict[int, int] = {}
-        for partition, offset in bridge.open_tags():
-            held[partition] = min(held.get(partition, offset), offset)
-        offsets = [TopicPartition(source_topic, p, held.get(p, nxt)) for p, nxt in consumed.items()]
-        if offsets:
-            consumer.commit(offsets=offsets, asynchronous=False)
-        keep = {tuple(t) for t in bridge.open_tags()}
-        for t in [t for t in sources if t not in keep]:
-            del sources[t]
-
-    try:
-        while not stop.is_set():
-            msgs = consumer.consume(num_messages=1000, timeout=0.2)
-            for msg in msgs:
-                if msg.error():
-                    continue
-                counts["payloads"] += 1
-                tag = (msg.partition(), msg.offset())
-                sources[tag] = (msg.key(), msg.value() or b"")
-                consumed[msg.partition()] = msg.offset() + 1
-                emit(bridge.handle(msg.value() or b"", tag))
-                last_full = time.monotonic()
-            if bridge.open_tags() and time.monotonic() - last_full >= idle_flush_s:
-                emit(bridge.flush())
-                dirty = True
-            if msgs:
-                dirty = True
-            if dirty:
-                commit()
-                dirty = False
-        emit(bridge.flush())  # stop: publish the frames still open
-        if consumed:
-            commit()
-    finally:
-        producer.flush(30)
-        consumer.close()
-    return counts
