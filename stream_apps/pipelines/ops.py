@@ -382,11 +382,16 @@ class OpsPipeline:
         clock = min(clocks.values())
         if clock <= self.clock:
             return []
-        if self.clock == -math.inf and self._origins:
-            # Rates start where the frames begin, not where the first clock
-            # value happened to land (that depends on the camera app's batches).
-            self.rates.start_at(min(self._origins.values()))
         out: list[Any] = []
+        if self.clock == -math.inf and self._origins:
+            # Time starts where the frames begin, not where the first clock value
+            # happened to land (that depends on the camera app's batches): every
+            # engine's first clock (rates' supervision start, when a licence or an
+            # operator became known) is a function of the input.
+            origin = min(self._origins.values())
+            self.rates.start_at(origin)
+            if origin < clock:
+                out += self._advance(origin)
         held = self._held
         while held and held[0][0] <= clock:
             ts, _, record = heapq.heappop(held)

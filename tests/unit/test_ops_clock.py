@@ -9,6 +9,7 @@ from schemas.records import (
     TOPIC_ALERTS,
     TOPIC_CAMERA_EVENTS,
     TOPIC_DETECTIONS,
+    TOPIC_LICENCE_ALERTS,
     TOPIC_OPERATOR_RATES,
     TOPIC_PROGRESS,
     TOPIC_REGISTRY,
@@ -140,21 +141,31 @@ def test_exposure_does_not_depend_on_the_first_clock_value_within_its_bucket():
 
 def test_operator_rates_do_not_depend_on_where_the_first_reports_land():
     """How the camera app batches decides its first watermarks (a report every
-    20 s of frames, or every 400 s); the rows of bk.operator_rates must not follow
-    them: rates start where the frames begin (Progress.origin). No violation
-    comes early to anchor the first rows: the first clock value is all there is."""
+    20 s of frames, or every 400 s); no ops output may follow them: time starts
+    where the frames begin (Progress.origin). No violation comes early to anchor
+    the first rows: the first clock value is all there is. The operator's
+    licence expires in 10 days: its 30-day warning is raised when it became
+    known, which must be the origin too."""
 
-    def rates(report_every_s: int) -> dict[str, bytes]:
+    def outputs(report_every_s: int) -> tuple[dict[str, bytes], set[tuple[str, bytes]]]:
         head_a, a = camera_output(0, report_every_s, duration_s=2400, rodent=False)
         head_b, b = camera_output(1, report_every_s, duration_s=2400, rodent=False)
+        licence = {"kind": "food_business", "number": "JY-1", "holder": "某某餐饮",
+                   "expires_at": T0 + 10 * 86400}  # fmt: skip
+        entry = dumps({**registry("cam-a"), "licences": [licence]})
+        head_a[0] = (TOPIC_REGISTRY, 0, 0, entry)
         ops = OpsPipeline(WorkingCalendar(set(), set()))
-        rows = {}
+        rates, every = {}, set()
         for topic, partition, offset, value in head_a + head_b + interleaved(a, b):
             for o in ops.handle(topic, partition, offset, None, value):
+                every.add((o.topic, o.value))
                 if o.topic == TOPIC_OPERATOR_RATES:
-                    rows[msgspec.json.decode(o.value)["rate_id"]] = o.value
-        return rows
+                    rates[msgspec.json.decode(o.value)["rate_id"]] = o.value
+        return rates, every
 
-    often = rates(20)
+    often, all_often = outputs(20)
     assert len(often) > 10
-    assert rates(400) == often
+    assert any(topic == TOPIC_LICENCE_ALERTS for topic, _ in all_often)
+    rarely, all_rarely = outputs(400)
+    assert rarely == often
+    assert all_rarely == all_often
