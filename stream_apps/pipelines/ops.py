@@ -175,6 +175,9 @@ class OpsPipeline:
         self._partition_clock: dict[int, float] = {}
         # Camera partitions the camera app reported on; the first backed watermark.
         self._known_partitions: set[int] = set()
+        # Camera partitions whose input ended without any event time (no frame,
+        # no status): nothing will ever move their clock, so none is waited for.
+        self._ended_silent: set[int] = set()
         self._first_clock = math.inf
         # Where each camera partition's frames begin (Progress.origin).
         self._origins: dict[int, float] = {}
@@ -215,6 +218,7 @@ class OpsPipeline:
             "marks": {str(p): [[wm, outs] for wm, outs in m] for p, m in self._marks.items()},
             "partition_clock": {str(p): c for p, c in self._partition_clock.items()},
             "known_partitions": sorted(self._known_partitions),
+            "ended_silent": sorted(self._ended_silent),
             "first_clock": finite_or_none(self._first_clock),
             "origins": {str(p): o for p, o in self._origins.items()},
             "clock": finite_or_none(self.clock),
@@ -237,6 +241,7 @@ class OpsPipeline:
         self._marks = {int(p): [(wm, outs) for wm, outs in m] for p, m in snap["marks"].items()}
         self._partition_clock = {int(p): c for p, c in snap["partition_clock"].items()}
         self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
+        self._ended_silent = set(snap.get("ended_silent", ()))
         self._first_clock = inf_from_none(snap.get("first_clock"), math.inf)
         self._origins = {int(p): o for p, o in snap.get("origins", {}).items()}
         self.clock = inf_from_none(snap["clock"])
@@ -304,7 +309,11 @@ class OpsPipeline:
             if topic == TOPIC_PROGRESS:
                 progress = decode(Progress, value)
                 if progress.app == CAMERA_APP and progress.topic in CAMERA_INPUTS:
-                    self._known_partitions.add(progress.partition)
+                    if progress.input_ended and progress.watermark is None:
+                        self._ended_silent.add(progress.partition)
+                        self._known_partitions.discard(progress.partition)
+                    elif progress.partition not in self._ended_silent:
+                        self._known_partitions.add(progress.partition)
                     if progress.origin is not None:
                         o = self._origins.get(progress.partition, math.inf)
                         self._origins[progress.partition] = min(o, progress.origin)

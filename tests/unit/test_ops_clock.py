@@ -121,6 +121,24 @@ def test_a_partition_that_never_reports_holds_the_clock_only_for_a_while():
     assert ops.clock == later
 
 
+def test_a_partition_whose_input_ended_without_any_event_is_not_waited_for():
+    """A replay's end-of-input report of a partition that never had a frame or a
+    status (watermark None): it will never move, so the others' events flow at
+    once, not after the grace (a short replay would otherwise give nothing)."""
+    head_a, a = camera_output(0)
+    ops = OpsPipeline(WorkingCalendar(set(), set()))
+    ops.handle(TOPIC_PROGRESS, 1, 0, None, progress(1, TOPIC_REGISTRY, 0, {}, None))
+    for topic, partition, offset, value in head_a + a:
+        ops.handle(topic, partition, offset, None, value)
+    assert ops.clock == float("-inf")  # waiting for partition 1 (the grace)
+    ended = Progress(
+        app="cameras", topic=TOPIC_DETECTIONS, partition=1, offset=-1, outputs={},
+        input_ended=True,
+    )  # fmt: skip
+    ops.handle(TOPIC_PROGRESS, 1, 1, None, msgspec.json.encode(ended))
+    assert ops.clock == T0 + 598
+
+
 def test_exposure_does_not_depend_on_the_first_clock_value_within_its_bucket():
     """Cameras registered before the clock: the first clock value is wherever the
     partitions' first reports happened to meet; exposure must not follow it."""
