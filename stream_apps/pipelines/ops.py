@@ -420,14 +420,20 @@ class OpsPipeline:
                 return False
         return True
 
+    def _clocks_of(self, alerts: list[Alert]) -> list[SlaBreach]:
+        """New or changed alerts: their SLA clocks (and what those already prove);
+        repeat offences count in the grade."""
+        breaches: list[SlaBreach] = []
+        for alert in alerts:
+            breaches += self.sla.feed(alert)
+            self.rates.feed(alert)
+        return breaches
+
     def _advance(self, now: float) -> list[Any]:
         out: list[Any] = []
         alerts = self.alerts.advance(now)
         out += alerts
-        breaches = []
-        for alert in alerts:
-            breaches += self.sla.feed(alert)
-            self.rates.feed(alert)  # repeat offences count in the grade
+        breaches = self._clocks_of(alerts)
         breaches += self.sla.advance(now)
         out += breaches
         for breach in breaches:
@@ -447,9 +453,9 @@ class OpsPipeline:
             if isinstance(rec, SlaBreach):
                 self.rates.feed(rec)
             elif isinstance(rec, LicenceAlert):
-                for alert in self.alerts.feed(rec):
-                    raised.append(alert)
-                    raised += self.sla.feed(alert)
+                alerts = self.alerts.feed(rec)
+                raised += alerts
+                raised += self._clocks_of(alerts)
         for rec in raised:
             if isinstance(rec, SlaBreach):
                 self.rates.feed(rec)
@@ -465,10 +471,7 @@ class OpsPipeline:
         out: list[Any] = []
         alerts = self.alerts.feed(record)
         out += alerts
-        breaches = []
-        for alert in alerts:
-            breaches += self.sla.feed(alert)
-            self.rates.feed(alert)  # repeat offences count in the grade
+        breaches = self._clocks_of(alerts)
         if isinstance(record, Disposition):
             breaches += self.sla.feed(record)
         else:
