@@ -13,8 +13,9 @@ tiny hysteresis machine on event time (``frame_ts``):
   positives land anywhere). ``started_at`` is the first of those frames,
   ``detected_at`` the frame that completed the evidence.
 - **still present**: a hit extends the episode only when it is backed by
-  ``keep_hits`` hits within ``keep_window_s``, so a lone false positive after
-  the real end does not stretch it.
+  ``keep_hits`` hits within ``keep_window_s`` (with ``weak_score``: ``keep_hits``
+  of evidence from two frames or more), so a lone false positive after the real
+  end does not stretch it.
 - **open -> closed**: nothing present for ``close_after_s`` (defaults to the
   merge gap, 60 s): episodes closer than the merge gap are one episode, so
   closing any earlier would mean a second ``open`` for the same episode.
@@ -98,7 +99,8 @@ class ClassParams:
                 "(min_score - weak_score) frames towards open_hits, capped at max_weight: "
                 "a hit at min_score counts one frame, a weaker one (down to weak_score) a "
                 "part of one, a confident one more. An episode then opens on open_hits of "
-                "evidence from at least two frames (one if open_hits is 1). "
+                "evidence from at least two frames (one if open_hits is 1), and a hit "
+                "keeps it present when keep_hits of evidence back it. "
                 "Empty: every hit at or above min_score counts one frame, nothing else."
             ),
             "ge": 0,
@@ -500,8 +502,6 @@ class ViolationEngine:
             tr = tracks[cls]
             det = best.pop(cls, None)
             p = self._class[cls]
-            if det is not None and tr.open and det.score < p.min_score:
-                det = None  # weak evidence opens, it does not keep an episode present
             if det is None:
                 if tr.open:
                     if ts - tr.last_present >= p.close_after_s:
@@ -548,7 +548,11 @@ class ViolationEngine:
                 tr.peak_ts, tr.peak_box, tr.peak_snapshot = ts, box, self._snap
             if new_peak:
                 tr.peak_score = score
-            if len(hits) >= p.keep_hits:
+            if (
+                len(hits) >= p.keep_hits
+                if p.weak_score is None
+                else _enough_evidence(hits, p, p.keep_hits)
+            ):
                 tr.last_present = ts
             return
         limit = ts - p.open_window_s
@@ -561,7 +565,7 @@ class ViolationEngine:
         if p.weak_score is None:
             if len(hits) < p.open_hits:
                 return
-        elif not _enough_evidence(hits, p):
+        elif not _enough_evidence(hits, p, p.open_hits):
             return
         if p.min_motion > 0.0 and _motion(hits) < p.min_motion:
             # A stationary look-alike (a bag read as a rodent, a ladle as a
@@ -580,8 +584,7 @@ class ViolationEngine:
         tr.peak_ts, tr.peak_box, tr.peak_snapshot = evidence[0], evidence[2], evidence[3]
         if p.keep_hits > 1:
             klimit = ts - p.keep_window_s
-            floor = p.min_score
-            tr.hits = [h for h in hits if h[0] >= klimit and h[1] >= floor]
+            tr.hits = [h for h in hits if h[0] >= klimit]
         else:
             tr.hits = []
         self.counters.opened += 1
@@ -681,23 +684,26 @@ def _floor(p: ClassParams) -> float:
     return p.min_score
 
 
-def _enough_evidence(hits: list[tuple[float, float, Any, Any]], p: ClassParams) -> bool:
+def _enough_evidence(hits: list[tuple[float, float, Any, Any]], p: ClassParams, need: int) -> bool:
     """The evidence score: each hit counts (score - weak_score) / (min_score - weak_score)
-    frames, at most ``max_weight``; ``open_hits`` of it, from two frames or more (one
-    frame never opens unless ``open_hits`` is 1)."""
-    if len(hits) < min(2, p.open_hits):
+    frames, at most ``max_weight``; ``need`` of it (``open_hits`` or ``keep_hits``),
+    from two frames or more (one frame is never enough unless ``need`` is 1)."""
+    if len(hits) < min(2, need):
         return False
     weak = p.weak_score
     top = p.min_score
     if weak is None or weak >= top:
-        return len(hits) >= p.open_hits
+        return len(hits) >= need
     scale = 1.0 / (top - weak)
     cap = p.max_weight
+    goal = need - 1e-9
     total = 0.0
     for h in hits:
         w = (h[1] - weak) * scale
         total += w if w < cap else cap
-    return total >= p.open_hits - 1e-9
+        if total >= goal:
+            return True
+    return False
 
 
 def _score_of(hit: tuple[float, float, Any]) -> float:

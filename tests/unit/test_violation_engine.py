@@ -402,6 +402,23 @@ def test_weak_hits_need_more_frames_than_confident_ones():
     assert run(ViolationEngine(), hits_at({t: 0.34 for t in range(100, 130)}), until=400) == []
 
 
+def test_weak_hits_keep_an_episode_present_as_they_open_one():
+    # Confident frames at the start and the end, 90 s apart, weak ones (0.45, two
+    # thirds of a frame each) every 4 s between: one episode, not two.
+    scores = {100: 0.7, 102: 0.7, 190: 0.7, 192: 0.7}
+    scores.update({t: 0.45 for t in range(106, 190, 4)})
+    events = run(ViolationEngine(), hits_at(scores, seconds=400))
+    assert [e.state for e in events] == ["open", "closed"]
+    assert events[1].ended_at == T0 + 192
+    plain = ViolationParams(classes={**DEFAULT_CLASS_PARAMS, **COUNTING})
+    assert [e.state for e in run(ViolationEngine(plain), hits_at(scores, seconds=400))] == [
+        "open",
+        "closed",
+        "open",
+        "closed",
+    ]
+
+
 def test_one_confident_frame_never_opens_alone():
     assert run(ViolationEngine(), hits_at({100: 0.97}), until=400) == []
     assert run(ViolationEngine(), hits_at({100: 0.97, 150: 0.97}), until=400) == []
