@@ -5,11 +5,17 @@ single false positives outside one. Per (camera, class) the engine keeps a
 tiny hysteresis machine on event time (``frame_ts``):
 
 - **idle -> open**: at least ``open_hits`` frames with the class at or above
-  ``min_score`` within ``open_window_s``. ``started_at`` is the first of those
-  frames, ``detected_at`` the frame that completed the evidence.
+  ``min_score`` within ``open_window_s``. With ``weak_score`` set the evidence
+  is a score instead: each hit counts (score - weak_score) / (min_score -
+  weak_score) frames, at most ``max_weight``, and ``open_hits`` of it from two
+  frames or more opens. With ``track_radius`` set only the hits whose box
+  centre lies that close to the newest hit's count (the same object; false
+  positives land anywhere). ``started_at`` is the first of those frames,
+  ``detected_at`` the frame that completed the evidence.
 - **still present**: a hit extends the episode only when it is backed by
-  ``keep_hits`` hits within ``keep_window_s``, so a lone false positive after
-  the real end does not stretch it.
+  ``keep_hits`` hits within ``keep_window_s`` (with ``weak_score``: ``keep_hits``
+  of evidence from two frames or more), so a lone false positive after the real
+  end does not stretch it.
 - **open -> closed**: nothing present for ``close_after_s`` (defaults to the
   merge gap, 60 s): episodes closer than the merge gap are one episode, so
   closing any earlier would mean a second ``open`` for the same episode.
@@ -85,6 +91,42 @@ class ClassParams:
         default=None,
         metadata={"help": "Absence that closes an episode (s); empty means the merge gap."},
     )
+    weak_score: float | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "Evidence score: with it set, a hit counts (score - weak_score) / "
+                "(min_score - weak_score) frames towards open_hits, capped at max_weight: "
+                "a hit at min_score counts one frame, a weaker one (down to weak_score) a "
+                "part of one, a confident one more. An episode then opens on open_hits of "
+                "evidence from at least two frames (one if open_hits is 1), and a hit "
+                "keeps it present when keep_hits of evidence back it. "
+                "Empty: every hit at or above min_score counts one frame, nothing else."
+            ),
+            "ge": 0,
+            "le": 1,
+        },
+    )
+    max_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "With weak_score: the most one frame counts towards open_hits.",
+            "gt": 0,
+        },
+    )
+    track_radius: float = field(
+        default=0.0,
+        metadata={
+            "help": (
+                "Same object: hits count together towards open_hits (and the motion prior) "
+                "only when their box centres lie within this distance (share of the "
+                "frame) of the newest hit's; false positives scattered over the picture "
+                "do not add up. 0 turns it off."
+            ),
+            "ge": 0,
+            "le": 2,
+        },
+    )
     min_motion: float = field(
         default=0.0,
         metadata={
@@ -103,18 +145,24 @@ class ClassParams:
 
 # Per-class defaults. Rodents and animals open on two confident frames (the
 # motion prior costs them nothing: two frames of a moving animal already show
-# it moving); small held objects (phone, cigarette, gloves) are seen on only
-# 30-65 % of frames, so they open on two hits in a short window, with the
-# motion prior against the stationary look-alikes that would otherwise pass
-# such a low bar; a missing hat or mask must persist a little longer.
+# it moving). Small held objects (phone, cigarette, gloves) are seen on only
+# 30-65 % of frames, often scored just under min_score, so their evidence is a
+# score: a hit at 0.5 counts one frame, one at 0.35-0.5 a part of one, a
+# confident one (0.65 and up) two, and two frames or more of the same object
+# (box centres within track_radius) that add up to two open; the motion prior
+# keeps the stationary look-alikes out. A missing hat or mask must persist a
+# little longer.
+_SMALL = {"weak_score": 0.35, "max_weight": 2.0, "track_radius": 0.15}
 DEFAULT_CLASS_PARAMS: dict[str, ClassParams] = {
     "rodent": ClassParams(min_score=0.6, open_hits=2, open_window_s=10.0, keep_hits=1,
-                          min_motion=0.008),
+                          min_motion=0.008, track_radius=0.25),
     "animal": ClassParams(min_score=0.6, open_hits=2, open_window_s=10.0, keep_hits=1,
-                          min_motion=0.008),
-    "smoking": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005),
-    "phone_use": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005),
-    "no_gloves": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0),
+                          min_motion=0.008, track_radius=0.25),
+    "smoking": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005,
+                           **_SMALL),
+    "phone_use": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005,
+                             **_SMALL),
+    "no_gloves": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, **_SMALL),
     "trash_uncovered": ClassParams(min_score=0.5, open_hits=5, open_window_s=15.0),
     "no_hat": ClassParams(min_score=0.5, open_hits=4, open_window_s=10.0),
     "no_mask": ClassParams(min_score=0.5, open_hits=4, open_window_s=10.0),
@@ -261,6 +309,8 @@ class ViolationEngine:
             cls: p if p.close_after_s is not None else replace(p, close_after_s=gap)
             for cls, p in self.params.classes.items()
         }
+        # The lowest score a track takes in: weak_score where the evidence score is on.
+        self._floor = {cls: _floor(p) for cls, p in self._class.items()}
         self._min_close_s = min(
             (p.close_after_s for p in self._class.values()), default=self.params.merge_gap_s
         )
@@ -436,12 +486,12 @@ class ViolationEngine:
                 # absence so open episodes can close.
                 self.counters.suppressed_frames += 1
                 return
-            classes = self._class
+            floors = self._floor
             for det in detections:
-                p = classes.get(det.cls)
-                if p is None:
+                floor = floors.get(det.cls)
+                if floor is None:
                     self.counters.unknown_class += 1
-                elif det.score >= p.min_score:
+                elif det.score >= floor:
                     b = best.get(det.cls)
                     if b is None or det.score > b.score:
                         best[det.cls] = det
@@ -498,13 +548,24 @@ class ViolationEngine:
                 tr.peak_ts, tr.peak_box, tr.peak_snapshot = ts, box, self._snap
             if new_peak:
                 tr.peak_score = score
-            if len(hits) >= p.keep_hits:
+            if (
+                len(hits) >= p.keep_hits
+                if p.weak_score is None
+                else _enough_evidence(hits, p, p.keep_hits)
+            ):
                 tr.last_present = ts
             return
         limit = ts - p.open_window_s
         while hits[0][0] < limit:
             hits.pop(0)
-        if len(hits) < p.open_hits:
+        if p.track_radius > 0.0 and len(hits) > 1:
+            # Only the hits of this object (near the newest) are its evidence; the
+            # others stay in the window for a later hit near them.
+            hits = _near(hits, box, p.track_radius)
+        if p.weak_score is None:
+            if len(hits) < p.open_hits:
+                return
+        elif not _enough_evidence(hits, p, p.open_hits):
             return
         if p.min_motion > 0.0 and _motion(hits) < p.min_motion:
             # A stationary look-alike (a bag read as a rodent, a ladle as a
@@ -595,6 +656,54 @@ def _motion(hits: list[tuple[float, float, tuple[float, float, float, float]]]) 
     steps.sort()
     n = len(steps)
     return steps[n // 2] if n % 2 else (steps[n // 2 - 1] + steps[n // 2]) * 0.5
+
+
+def _near(
+    hits: list[tuple[float, float, tuple[float, float, float, float], Any]],
+    box: tuple[float, float, float, float],
+    radius: float,
+) -> list[tuple[float, float, tuple[float, float, float, float], Any]]:
+    """The hits whose box centre is within ``radius`` of ``box``'s (both as shares of
+    the frame), in order."""
+    cx, cy = box[0] + box[2], box[1] + box[3]  # twice the centre
+    r2 = 4.0 * radius * radius
+    out = []
+    for h in hits:
+        b = h[2]
+        dx = b[0] + b[2] - cx
+        dy = b[1] + b[3] - cy
+        if dx * dx + dy * dy <= r2:
+            out.append(h)
+    return out
+
+
+def _floor(p: ClassParams) -> float:
+    """The lowest score that is evidence for the class."""
+    if p.weak_score is not None and p.weak_score < p.min_score:
+        return p.weak_score
+    return p.min_score
+
+
+def _enough_evidence(hits: list[tuple[float, float, Any, Any]], p: ClassParams, need: int) -> bool:
+    """The evidence score: each hit counts (score - weak_score) / (min_score - weak_score)
+    frames, at most ``max_weight``; ``need`` of it (``open_hits`` or ``keep_hits``),
+    from two frames or more (one frame is never enough unless ``need`` is 1)."""
+    if len(hits) < min(2, need):
+        return False
+    weak = p.weak_score
+    top = p.min_score
+    if weak is None or weak >= top:
+        return len(hits) >= need
+    scale = 1.0 / (top - weak)
+    cap = p.max_weight
+    goal = need - 1e-9
+    total = 0.0
+    for h in hits:
+        w = (h[1] - weak) * scale
+        total += w if w < cap else cap
+        if total >= goal:
+            return True
+    return False
 
 
 def _score_of(hit: tuple[float, float, Any]) -> float:

@@ -454,6 +454,28 @@ def test_a_lens_dark_within_the_warm_up_is_still_raised():
     assert len(_opened(run(eng, frames), "dark")) == 1
 
 
+@pytest.mark.parametrize("dark_from, dark_until", [(0, 200), (120, 280), (60, 330)])
+def test_a_camera_dark_for_part_of_its_warm_up_is_not_blurred_once_lit(dark_from, dark_until):
+    # A dark frame's sharpness / brightness^2 is tens of times the normal
+    # picture's: learnt into the warm-up quantile, it would make every normal
+    # frame after the dark spell read as blurred (a false event that never closes).
+    eng = engine(HealthParams())
+    frames = (
+        normal(0, dark_from)
+        + [
+            frame(t, b=0.05, s=live_sharpness(t) * 0.6, sig=NOISE)
+            for t in range(dark_from, dark_until)
+        ]
+        + normal(dark_until, 1800)
+    )
+    events = run(eng, frames)
+    assert _opened(events, "blurred") == []
+    # ...and the lens blurring later is still raised against the lit picture.
+    later = [frame(t, s=live_sharpness(t) * 0.08) for t in range(1800, 2100)]
+    (ev,) = _opened(run(eng, later), "blurred")
+    assert ev.started_at == T0 + 1800
+
+
 def test_a_reference_view_in_the_registry_catches_a_camera_turned_before_we_saw_it():
     eng = CameraHealthEngine(HealthParams())
     eng.set_registry(msgspec.structs.replace(registry(), reference_signature=SCENE))

@@ -414,9 +414,16 @@ class CameraHealthEngine(OfflineMixin, FrozenMixin, ExposureMixin, ViewMixin, Ep
             warm[2].append(ns)
             if n >= p.warmup_frames:
                 q = p.warmup_quantile
-                cam.base_b = max(_quantile(warm[0], q), 1e-3)
-                cam.base_s = max(_quantile(warm[1], q), 1e-9)
-                cam.base_ns = max(_quantile(warm[2], q), 1e-9)
+                cam.base_b = base_b = max(_quantile(warm[0], q), 1e-3)
+                # Sharpness only from frames lit like the baseline: a dark frame's
+                # sharpness / brightness^2 is many times the normal picture's, so
+                # a cold start dark for part of the warm-up would set the
+                # contrast-normalised baseline far too high (and every normal
+                # frame after it would read as blurred).
+                lit = p.dark_ratio * base_b
+                keep = [i for i, x in enumerate(warm[0]) if x >= lit]
+                cam.base_s = max(_quantile([warm[1][i] for i in keep], q), 1e-9)
+                cam.base_ns = max(_quantile([warm[2][i] for i in keep], q), 1e-9)
                 cam.warm = None
         else:
             a = (ts - cam.learn_ts) / p.baseline_time_s

@@ -146,7 +146,10 @@ class HealthParams:
             "help": (
                 "Quantile of the warm-up frames' brightness and sharpness that starts the "
                 "baselines: robust to a camera that turns blurred or dark within its "
-                "warm-up, as long as a sixth of the warm-up saw the normal picture."
+                "warm-up, as long as a sixth of the warm-up saw the normal picture. "
+                "Sharpness is taken only over the warm-up frames lit at least "
+                "``dark_ratio`` x the brightness baseline (a dark frame's "
+                "contrast-normalised sharpness is inflated)."
             )
         },
     )
