@@ -1,57 +1,16 @@
-"""Violation debouncer: per-frame detections in, one open + one closed per episode out.
-
-The detector flickers: it misses frames inside a real episode and fires
-single false positives outside one. Per (camera, class) the engine keeps a
-tiny hysteresis machine on event time (``frame_ts``):
-
-- **idle -> open**: at least ``open_hits`` frames with the class at or above
-  ``min_score`` within ``open_window_s``. With ``weak_score`` set the evidence
-  is a score instead: each hit counts (score - weak_score) / (min_score -
-  weak_score) frames, at most ``max_weight``, and ``open_hits`` of it from two
-  frames or more opens. With ``track_radius`` set only the hits whose box
-  centre lies that close to the newest hit's count (the same object; false
-  positives land anywhere). ``started_at`` is the first of those frames,
-  ``detected_at`` the frame that completed the evidence.
-- **still present**: a hit extends the episode only when it is backed by
-  ``keep_hits`` hits within ``keep_window_s`` (with ``weak_score``: ``keep_hits``
-  of evidence from two frames or more), so a lone false positive after the real
-  end does not stretch it.
-- **open -> closed**: nothing present for ``close_after_s`` (defaults to the
-  merge gap, 60 s): episodes closer than the merge gap are one episode, so
-  closing any earlier would mean a second ``open`` for the same episode.
-  ``ended_at`` is the last frame the class was present.
-
-Frames are released to the machine in event-time order through a per-camera
-reorder buffer of ``lateness_s``; duplicates (same ``seq`` and ``frame_ts``)
-and frames later than the buffer allows are dropped and counted. So a replay
-with the contract's disorder gives exactly the answer of an ordered one.
-
-Evidence (``evidence.frame_ts``, ``box``, ``snapshot``) is the highest-scoring
-hit of the episode, preferring frames that carry a stored image: the worker
-keeps at most one image per camera per few seconds, so the peak frame itself
-may have none. At ``open`` it is the best hit with an image (else the best hit);
-later, a new peak replaces it only if it has an image or the evidence has none,
-and a frame with an image replaces evidence without one. ``peak_score`` is the
-episode's highest score whatever the image.
-
-Ids are a hash of camera, class and ``started_at``; ``snapshot()`` carries the
-buffers and open episodes so a restarted worker continues without a second
-``open``.
-"""
+"""The violation engine: reorder buffer, hysteresis per (camera, class), snapshots
+(see the package docstring for the rules)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import msgspec
 
 from schemas.records import (
-    DEFAULT_SEVERITY,
     SCHEMA_VERSION,
-    VIOLATION_CLASSES,
     Detection,
     Evidence,
     FrameDetections,
@@ -63,147 +22,17 @@ from schemas.records import (
 from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.reorder import DUPLICATE, ReorderBuffer
-
-
-@dataclass(frozen=True)
-class ClassParams:
-    """How much evidence opens, keeps and closes an episode of one class."""
-
-    min_score: float = field(
-        default=0.5,
-        metadata={"help": "A detection scored below this is not evidence.", "ge": 0, "le": 1},
-    )
-    open_hits: int = field(
-        default=4,
-        metadata={"help": "Frames with the class needed within open_window_s to open.", "ge": 1},
-    )
-    open_window_s: float = field(
-        default=12.0, metadata={"help": "Window in which open_hits must fall (s).", "gt": 0}
-    )
-    keep_hits: int = field(
-        default=2,
-        metadata={"help": "Hits within keep_window_s for a hit to extend an episode.", "ge": 1},
-    )
-    keep_window_s: float = field(
-        default=15.0, metadata={"help": "Window of keep_hits (s).", "gt": 0}
-    )
-    close_after_s: float | None = field(
-        default=None,
-        metadata={"help": "Absence that closes an episode (s); empty means the merge gap."},
-    )
-    weak_score: float | None = field(
-        default=None,
-        metadata={
-            "help": (
-                "Evidence score: with it set, a hit counts (score - weak_score) / "
-                "(min_score - weak_score) frames towards open_hits, capped at max_weight: "
-                "a hit at min_score counts one frame, a weaker one (down to weak_score) a "
-                "part of one, a confident one more. An episode then opens on open_hits of "
-                "evidence from at least two frames (one if open_hits is 1), and a hit "
-                "keeps it present when keep_hits of evidence back it. "
-                "Empty: every hit at or above min_score counts one frame, nothing else."
-            ),
-            "ge": 0,
-            "le": 1,
-        },
-    )
-    max_weight: float = field(
-        default=1.0,
-        metadata={
-            "help": "With weak_score: the most one frame counts towards open_hits.",
-            "gt": 0,
-        },
-    )
-    track_radius: float = field(
-        default=0.0,
-        metadata={
-            "help": (
-                "Same object: hits count together towards open_hits (and the motion prior) "
-                "only when their box centres lie within this distance (share of the "
-                "frame) of the newest hit's; false positives scattered over the picture "
-                "do not add up. 0 turns it off."
-            ),
-            "ge": 0,
-            "le": 2,
-        },
-    )
-    min_motion: float = field(
-        default=0.0,
-        metadata={
-            "help": (
-                "Motion prior: median step of the box centre between consecutive hits "
-                "(share of the frame) below which the object is stationary and does not "
-                "open; 0 turns it off. Rodents and animals move several % a second, a "
-                "cigarette or phone in a hand jitters 1-3 %, a bag, mop head, ladle or "
-                "phone-shaped box on a shelf stays within 0.5 %."
-            ),
-            "ge": 0,
-            "le": 1,
-        },
-    )
-
-
-# Per-class defaults. Rodents and animals open on two confident frames (the
-# motion prior costs them nothing: two frames of a moving animal already show
-# it moving). Small held objects (phone, cigarette, gloves) are seen on only
-# 30-65 % of frames, often scored just under min_score, so their evidence is a
-# score: a hit at 0.5 counts one frame, one at 0.35-0.5 a part of one, a
-# confident one (0.65 and up) two, and two frames or more of the same object
-# (box centres within track_radius) that add up to two open; the motion prior
-# keeps the stationary look-alikes out. A missing hat or mask must persist a
-# little longer.
-_SMALL = {"weak_score": 0.35, "max_weight": 2.0, "track_radius": 0.15}
-DEFAULT_CLASS_PARAMS: dict[str, ClassParams] = {
-    "rodent": ClassParams(min_score=0.6, open_hits=2, open_window_s=10.0, keep_hits=1,
-                          min_motion=0.008, track_radius=0.25),
-    "animal": ClassParams(min_score=0.6, open_hits=2, open_window_s=10.0, keep_hits=1,
-                          min_motion=0.008, track_radius=0.25),
-    "smoking": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005,
-                           **_SMALL),
-    "phone_use": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, min_motion=0.005,
-                             **_SMALL),
-    "no_gloves": ClassParams(min_score=0.5, open_hits=2, open_window_s=10.0, **_SMALL),
-    "trash_uncovered": ClassParams(min_score=0.5, open_hits=5, open_window_s=15.0),
-    "no_hat": ClassParams(min_score=0.5, open_hits=4, open_window_s=10.0),
-    "no_mask": ClassParams(min_score=0.5, open_hits=4, open_window_s=10.0),
-    "no_uniform": ClassParams(min_score=0.5, open_hits=4, open_window_s=10.0),
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ViolationParams:
-    """Settings of the violation engine; every default is the documented one."""
-
-    merge_gap_s: float = field(
-        default=60.0,
-        metadata={"help": "Episodes of one class on one camera closer than this are one (s).",
-                  "gt": 0},
-    )  # fmt: skip
-    lateness_s: float = field(
-        default=5.0,
-        metadata={"help": "How late (event time) a frame may arrive and still count (s).",
-                  "ge": 0},
-    )  # fmt: skip
-    idle_expiry_s: float = field(
-        default=3600.0,
-        metadata={"help": "A camera silent this long with nothing open is forgotten (s).",
-                  "gt": 0},
-    )  # fmt: skip
-    repeated_frames_are_one: bool = field(
-        default=True,
-        metadata={
-            "help": (
-                "A frame whose quality (brightness, sharpness, signature) is identical to "
-                "the previous frame's is the same picture again (a stuck encoder): its "
-                "detections are not new evidence, so a run of identical frames counts once."
-            )
-        },
-    )
-    classes: dict[str, ClassParams] = field(default_factory=lambda: dict(DEFAULT_CLASS_PARAMS))
-    severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
-
-    def severity_of(self, cls: str) -> str:
-        return self.severity.get(cls, "minor")
+from stream_apps.engines.violations.evidence import (
+    _enough_evidence,
+    _floor,
+    _motion,
+    _near,
+    _score_of,
+)
+from stream_apps.engines.violations.params import (
+    ClassParams,
+    ViolationParams,
+)
 
 
 def violation_id(camera_id: str, cls: str, started_at: float) -> str:
@@ -637,86 +466,3 @@ def _decode_payload(d: dict[str, Any]) -> _Payload:
         msgspec.convert(d["quality"], Quality | None),
         d.get("snapshot"),
     )
-
-
-def _motion(hits: list[tuple[float, float, tuple[float, float, float, float]]]) -> float:
-    """Median step of the box centre between consecutive hits (share of the frame).
-
-    Per-frame box jitter of a static object gives steps of a few tenths of a
-    per cent whatever the gap; a moving or hand-held object steps further. The
-    median ignores one jump (a second object briefly the best box)."""
-    steps = []
-    prev = hits[0][2]
-    px, py = prev[0] + prev[2], prev[1] + prev[3]
-    for h in hits[1:]:
-        b = h[2]
-        x, y = b[0] + b[2], b[1] + b[3]
-        steps.append(math.hypot(x - px, y - py) * 0.5)
-        px, py = x, y
-    steps.sort()
-    n = len(steps)
-    return steps[n // 2] if n % 2 else (steps[n // 2 - 1] + steps[n // 2]) * 0.5
-
-
-def _near(
-    hits: list[tuple[float, float, tuple[float, float, float, float], Any]],
-    box: tuple[float, float, float, float],
-    radius: float,
-) -> list[tuple[float, float, tuple[float, float, float, float], Any]]:
-    """The hits whose box centre is within ``radius`` of ``box``'s (both as shares of
-    the frame), in order."""
-    cx, cy = box[0] + box[2], box[1] + box[3]  # twice the centre
-    r2 = 4.0 * radius * radius
-    out = []
-    for h in hits:
-        b = h[2]
-        dx = b[0] + b[2] - cx
-        dy = b[1] + b[3] - cy
-        if dx * dx + dy * dy <= r2:
-            out.append(h)
-    return out
-
-
-def _floor(p: ClassParams) -> float:
-    """The lowest score that is evidence for the class."""
-    if p.weak_score is not None and p.weak_score < p.min_score:
-        return p.weak_score
-    return p.min_score
-
-
-def _enough_evidence(hits: list[tuple[float, float, Any, Any]], p: ClassParams, need: int) -> bool:
-    """The evidence score: each hit counts (score - weak_score) / (min_score - weak_score)
-    frames, at most ``max_weight``; ``need`` of it (``open_hits`` or ``keep_hits``),
-    from two frames or more (one frame is never enough unless ``need`` is 1)."""
-    if len(hits) < min(2, need):
-        return False
-    weak = p.weak_score
-    top = p.min_score
-    if weak is None or weak >= top:
-        return len(hits) >= need
-    scale = 1.0 / (top - weak)
-    cap = p.max_weight
-    goal = need - 1e-9
-    total = 0.0
-    for h in hits:
-        w = (h[1] - weak) * scale
-        total += w if w < cap else cap
-        if total >= goal:
-            return True
-    return False
-
-
-def _score_of(hit: tuple[float, float, Any]) -> float:
-    return hit[1]
-
-
-__all__ = [
-    "VIOLATION_CLASSES",
-    "ClassParams",
-    "DEFAULT_CLASS_PARAMS",
-    "SNAPSHOT_VERSION",
-    "ViolationCounters",
-    "ViolationEngine",
-    "ViolationParams",
-    "violation_id",
-]
