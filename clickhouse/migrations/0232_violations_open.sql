@@ -12,8 +12,8 @@
 --   order; re-inserted copies have the same version and collapse.
 -- - Fed by bk.violations_open_mv on every insert into bk.violations. A closed
 --   version is a tombstone until a CLEANUP merge removes it (the store writer
---   runs OPTIMIZE ... FINAL CLEANUP every few minutes:
---   StoreWriter.compact_current_state). So that a tombstone already cleaned
+--   runs OPTIMIZE ... FINAL CLEANUP every few minutes: compact_current_state
+--   in stream_apps/sink/store_writer.py). So that a tombstone already cleaned
 --   cannot let a late copy of the `open` version (a replay) come back, the
 --   view also marks an `open` row deleted when bk.violations already holds
 --   the closed version of its id: bk.violations_closed_view, looked up by

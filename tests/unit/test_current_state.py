@@ -382,3 +382,11 @@ def test_the_latest_rates_are_the_newest_per_operator_window_and_place(store):
         ("op-3", "西区", END - 2 * H),
         ("op-4", "西区", END - 40 * D),
     ]
+
+
+def test_the_writer_compacts_after_writes_to_the_source_tables(store):
+    writer = StoreWriter(store, compact_every_s=0.0)
+    writer.write("bk.violations.v1", [violation("v-w", "cam-0", "open", END - H)])
+    writer.write("bk.violations.v1", [violation("v-w", "cam-0", "closed", END - H, END - 1)])
+    assert store.command("SELECT count() FROM bk.violations_open WHERE violation_id = 'v-w'") == 0
+    assert store.command("SELECT count() FROM bk.violations_open WHERE is_deleted = 1") == 0
