@@ -26,7 +26,20 @@ migration on a node or a cluster:
 - ``INSERT INTO bk.x SELECT ... FROM bk.y`` is left as it is: through the
   Distributed tables with ``parallel_distributed_insert_select = 2`` (the
   migration sets it) every shard copies its own local rows, so each id stays
-  on the shard it was on.
+  on the shard it was on (a copy into a table sharded otherwise sets 0: the
+  rows go through the target's Distributed table);
+- ``CREATE VIEW bk.v AS SELECT ...`` -> the same ``ON CLUSTER``, reading the
+  node's local tables (every ``bk.x`` it names becomes ``bk.x_local``): the
+  views are the look-ups of the materialized views below, which run on the
+  node of the inserted rows;
+- ``CREATE MATERIALIZED VIEW bk.m TO bk.t AS SELECT ... FROM bk.s ...`` ->
+  the same ``ON CLUSTER``, triggered by inserts into ``bk.s_local`` (every
+  table it names becomes its ``_local`` table; names ending in ``_view`` are
+  the views above and stay). It writes ``bk.t_local`` when ``t`` shards like
+  ``s`` (the rows stay on their shard), else ``bk.t``, the Distributed table,
+  which sends each row to its shard (``bk.sla_breaches_open`` shards by
+  alert, ``bk.sla_breaches`` by breach). Both tables must be in
+  ``SHARDING_KEYS``.
 
 The sharding key keeps every row of one logical id on one shard, because
 ``FINAL`` and ReplacingMergeTree merges collapse duplicates within a shard
@@ -65,6 +78,14 @@ SHARDING_KEYS: dict[str, str] = {
     "alerts": "cityHash64(alert_id)",
     "sla_breaches": "cityHash64(breach_id)",
     "operator_rates": "cityHash64(operator_id)",
+    # current-state tables (0232-0238): with the rows they are made from
+    "violations_open": "cityHash64(camera_id)",
+    "camera_events_open": "cityHash64(camera_id)",
+    "camera_events_long": "cityHash64(camera_id)",
+    "alerts_open": "cityHash64(alert_id)",
+    "alerts_resolutions": "cityHash64(alert_id)",
+    "sla_breaches_open": "cityHash64(alert_id)",  # with its alert's tombstones
+    "operator_rates_latest": "cityHash64(operator_id)",
 }
 
 
@@ -83,6 +104,17 @@ _ALTER = re.compile(r"^ALTER\s+TABLE\s+(\w+)\.(\w+)\s+(.*)$", re.I | re.S)
 _EXCHANGE = re.compile(r"^EXCHANGE\s+TABLES\s+(\w+)\.(\w+)\s+AND\s+(\w+)\.(\w+)$", re.I)
 _DROP = re.compile(r"^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\w+)\.(\w+)((?:\s+SYNC)?)$", re.I)
 _INSERT_SELECT = re.compile(r"^INSERT\s+INTO\s+\w+\.\w+\s+SELECT\b", re.I | re.S)
+_CREATE_VIEW = re.compile(
+    r"^CREATE\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\.(\w+)\s+AS\s+(.*)$", re.I | re.S
+)
+_CREATE_MV = re.compile(
+    r"^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\.(\w+)\s+"
+    r"TO\s+(\w+)\.(\w+)\s+AS\s+(.*)$",
+    re.I | re.S,
+)
+_TABLE_REF = re.compile(r"\b(\w+)\.(\w+)\b")
+VIEW_SUFFIX = "_view"
+"""Views the migrations create end with this; the cluster form keeps their names."""
 _COLUMN_CHANGE = re.compile(r"^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
 _NOT_A_COLUMN = re.compile(r"^\s*(INDEX|PROJECTION|CONSTRAINT)\b", re.I)
 
@@ -214,6 +246,62 @@ def _render_create_table(sql: str, cluster: str, replica_path: str) -> list[str]
     ]
 
 
+def _outside_quotes(sql: str) -> list[tuple[int, int, int]]:
+    """(start, end, paren depth) of the stretches of ``sql`` outside quotes."""
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(sql):
+        ch = sql[i]
+        if ch in "'\"`":
+            out.append((start, i, depth))
+            j = i + 1
+            while j < len(sql) and sql[j] != ch:
+                j += 2 if sql[j] == "\\" else 1
+            i = start = j + 1
+            continue
+        if ch in "()":
+            out.append((start, i, depth))
+            depth += 1 if ch == "(" else -1
+            start = i + 1
+        i += 1
+    out.append((start, len(sql), depth))
+    return out
+
+
+def _localise(select: str, database: str) -> str:
+    """``select`` with every ``database.x`` outside quotes named ``database.x_local``,
+    but views (``*_view``)."""
+
+    def local(m: re.Match[str]) -> str:
+        if m.group(1) != database or m.group(2).endswith(VIEW_SUFFIX):
+            return m.group(0)
+        return f"{m.group(1)}.{m.group(2)}{LOCAL_SUFFIX}"
+
+    out, pos = [], 0
+    for start, end, _depth in _outside_quotes(select):
+        out.append(select[pos:start])  # quoted text between stretches, unchanged
+        out.append(_TABLE_REF.sub(local, select[start:end]))
+        pos = end
+    out.append(select[pos:])
+    return "".join(out)
+
+
+def _mv_source(select: str) -> tuple[str, str]:
+    """(database, table) of the top-level ``FROM`` of a materialized view's SELECT."""
+    for start, end, depth in _outside_quotes(select):
+        if depth == 0:
+            m = re.search(r"\bFROM\s+(\w+)\.(\w+)", select[start:end], re.I)
+            if m:
+                return m.group(1), m.group(2)
+    raise ClusterRenderError(f"materialized view without a FROM table: {select[:80]}")
+
+
+def _known_key(table: str) -> str:
+    base = re.sub(r"_\d{4}$", "", table)
+    if base not in SHARDING_KEYS:
+        raise ClusterRenderError(f"bk.{table}: a materialized view needs its sharding key listed")
+    return SHARDING_KEYS[base]
+
+
 def render_statement(
     statement: str, cluster: str = CLUSTER_MACRO, replica_path: str = REPLICA_PATH
 ) -> list[str]:
@@ -244,6 +332,23 @@ def render_statement(
         ]
     if _INSERT_SELECT.match(sql):
         return [sql]
+    m = _CREATE_VIEW.match(sql)
+    if m is not None:
+        if_not_exists, database, view, select = m.groups()
+        return [
+            f"CREATE VIEW {if_not_exists or ''}{database}.{view} {_on_cluster(cluster)} AS "
+            + _localise(select, database)
+        ]
+    m = _CREATE_MV.match(sql)
+    if m is not None:
+        if_not_exists, database, view, tdb, target, select = m.groups()
+        _sdb, source = _mv_source(select)
+        local_target = _known_key(target) == _known_key(source)
+        to = f"{tdb}.{target}{LOCAL_SUFFIX if local_target else ''}"
+        return [
+            f"CREATE MATERIALIZED VIEW {if_not_exists or ''}{database}.{view} "
+            f"{_on_cluster(cluster)} TO {to} AS " + _localise(select, database)
+        ]
     m = _ALTER.match(sql)
     if m is not None:
         database, table, action = m.groups()
@@ -252,8 +357,9 @@ def render_statement(
             out.append(f"ALTER TABLE {database}.{table} {_on_cluster(cluster)} {action}")
         return out
     raise ClusterRenderError(
-        "no cluster form for this statement (CREATE DATABASE, CREATE TABLE, ALTER TABLE, "
-        f"EXCHANGE TABLES, DROP TABLE and INSERT ... SELECT are rendered): {sql[:80]}"
+        "no cluster form for this statement (CREATE DATABASE, CREATE TABLE, CREATE VIEW, "
+        "CREATE MATERIALIZED VIEW ... TO, ALTER TABLE, EXCHANGE TABLES, DROP TABLE and "
+        f"INSERT ... SELECT are rendered): {sql[:80]}"
     )
 
 

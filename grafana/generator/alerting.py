@@ -32,8 +32,8 @@ RULES: list[tuple[str, str, str, str, float, str, str, str]] = [
         """
         SELECT b.kind AS kind, coalesce(b.district, '(unregistered)') AS district,
                count() AS open_breaches
-        FROM bk.sla_breaches AS b FINAL
-        WHERE b.alert_id IN (SELECT alert_id FROM bk.alerts FINAL WHERE resolved_at IS NULL)
+        FROM bk.sla_breaches_open AS b FINAL
+        WHERE b.alert_id IN (SELECT alert_id FROM bk.alerts_open FINAL)
         GROUP BY kind, district
         """,
         "gt",
@@ -49,8 +49,8 @@ RULES: list[tuple[str, str, str, str, float, str, str, str]] = [
         """
         SELECT district,
                round(100 * countIf(camera_id NOT IN (
-                   SELECT camera_id FROM bk.camera_events FINAL
-                   WHERE kind = 'offline' AND state = 'open'
+                   SELECT camera_id FROM bk.camera_events_open FINAL
+                   WHERE kind = 'offline'
                )) / count(), 1) AS coverage_pct
         FROM bk.cameras FINAL
         WHERE active

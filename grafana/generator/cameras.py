@@ -36,8 +36,8 @@ def build(city: str) -> dict[str, Any]:
                         SELECT k.kind AS kind, countIf(e.event_id != '') AS open_events
                         FROM (SELECT arrayJoin([{KINDS}]) AS kind) AS k
                         LEFT JOIN (
-                            SELECT kind, event_id FROM bk.camera_events FINAL
-                            WHERE state = 'open' AND {scope}
+                            SELECT kind, event_id FROM bk.camera_events_open FINAL
+                            WHERE {scope}
                         ) AS e ON e.kind = k.kind
                         GROUP BY kind
                         ORDER BY kind
@@ -132,15 +132,31 @@ def build(city: str) -> dict[str, Any]:
                             dateDiff('second', e.started_at,
                                      coalesce(e.ended_at, now64(3))) AS offline_s,
                             e.operator_id AS operator_id
-                        FROM bk.camera_events AS e FINAL
+                        FROM (
+                            SELECT camera_id, started_at, ended_at, operator_id
+                            FROM bk.camera_events FINAL
+                            WHERE kind = 'offline'
+                                AND started_at >= $__fromTime - INTERVAL 7 DAY
+                                AND started_at <= $__toTime
+                                AND (ended_at IS NULL OR ended_at >= $__fromTime)
+                                AND {scope}
+                            UNION ALL
+                            SELECT camera_id, started_at,
+                                   CAST(NULL AS Nullable(DateTime64(3, 'UTC'))) AS ended_at,
+                                   operator_id
+                            FROM bk.camera_events_open FINAL
+                            WHERE kind = 'offline' AND started_at < $__fromTime - INTERVAL 7 DAY
+                                AND {scope}
+                            UNION ALL
+                            SELECT camera_id, started_at, ended_at, operator_id
+                            FROM bk.camera_events_long FINAL
+                            WHERE kind = 'offline' AND started_at < $__fromTime - INTERVAL 7 DAY
+                                AND ended_at >= $__fromTime AND {scope}
+                        ) AS e
                         LEFT JOIN (
                             SELECT camera_id, operator_name, district, station
                             FROM bk.cameras FINAL
                         ) AS c ON e.camera_id = c.camera_id
-                        WHERE e.kind = 'offline'
-                            AND e.started_at <= $__toTime
-                            AND (e.ended_at IS NULL OR e.ended_at >= $__fromTime)
-                            AND {camera_scope("e.camera_id")}
                         ORDER BY isNull(e.ended_at) DESC, offline_s DESC, camera_id, offline_since
                         LIMIT 20
                         """
@@ -156,7 +172,9 @@ def build(city: str) -> dict[str, Any]:
                     "offline_s",
                     "operator_id",
                 ],
-                description="Offline episodes overlapping the range; still-offline first.",
+                description="Offline episodes overlapping the range; still-offline first. "
+                "Those that started more than 7 days before the range come from the open and "
+                "the long-event tables (bk.camera_events_open, bk.camera_events_long).",
                 overrides=[
                     {
                         "matcher": {"id": "byName", "options": "offline_s"},

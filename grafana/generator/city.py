@@ -21,15 +21,16 @@ from grafana.generator.common import (
 UID = "bk-city"
 
 # Online = active in the registry and no open `offline` event; healthy = no
-# open camera event of any kind (the cameras whose violations count).
+# open camera event of any kind (the cameras whose violations count). The open
+# events are bk.camera_events_open (0233), the current state of bk.camera_events.
 COVERAGE_SQL = """
 SELECT
     {group_cols}count() AS registered,
     countIf(camera_id NOT IN (
-        SELECT camera_id FROM bk.camera_events FINAL WHERE kind = 'offline' AND state = 'open'
+        SELECT camera_id FROM bk.camera_events_open FINAL WHERE kind = 'offline'
     )) AS online,
     countIf(camera_id NOT IN (
-        SELECT camera_id FROM bk.camera_events FINAL WHERE state = 'open'
+        SELECT camera_id FROM bk.camera_events_open FINAL
     )) AS healthy,
     round(100 * online / greatest(registered, 1), 1) AS coverage_pct
 FROM bk.cameras FINAL
@@ -60,8 +61,8 @@ def build(city: str) -> dict[str, Any]:
                     sql_target(
                         f"""
                         SELECT count() AS open_violations
-                        FROM bk.violations FINAL
-                        WHERE state = 'open' AND started_at <= $__toTime AND {scope}
+                        FROM bk.violations_open FINAL
+                        WHERE started_at <= $__toTime AND {scope}
                         """
                     )
                 ],
@@ -102,6 +103,7 @@ def build(city: str) -> dict[str, Any]:
                             countIf(alert_id NOT IN (
                                 SELECT alert_id FROM bk.sla_breaches FINAL
                                 WHERE kind IN ('verify_overdue', 'rectify_overdue')
+                                    AND due_at >= $__fromTime
                             )) AS timely,
                             round(100 * timely / greatest(alerts, 1), 1) AS timely_pct
                         FROM bk.alerts FINAL
@@ -147,10 +149,10 @@ def build(city: str) -> dict[str, Any]:
                             if(c.district = '', '(unregistered)', c.district) AS district,
                             v.cls AS cls,
                             count() AS open_violations
-                        FROM bk.violations AS v FINAL
+                        FROM bk.violations_open AS v FINAL
                         LEFT JOIN (SELECT camera_id, district FROM bk.cameras FINAL) AS c
                             ON v.camera_id = c.camera_id
-                        WHERE v.state = 'open' AND v.started_at <= $__toTime
+                        WHERE v.started_at <= $__toTime
                             AND {camera_scope("v.camera_id")}
                         GROUP BY district, cls
                         ORDER BY district, cls

@@ -30,11 +30,30 @@ UID = "bk-operators"
 OPERATOR_FILTER = "$__conditionalAll(operator_id IN (${operator:singlequote}), $operator)"
 
 # The current figure per operator: its newest row of the chosen window at or
-# before the end of the range.
+# before the end of the range. bk.operator_rates_latest (0238) holds the newest
+# row per operator, window and place; where that is after the end of the range
+# (a range in the past) the operator's rows are read from bk.operator_rates.
+RATE_COLUMNS = (
+    "operator_id, district, station, grade, colour, rate, raw_rate, violations, "
+    "exposure_h, cameras, as_of, reason, classes"
+)
 LATEST = f"""
-SELECT * FROM bk.operator_rates FINAL
-WHERE `window` = '${{window}}' AND as_of <= $__toTime
-    AND {AREA_FILTER} AND {OPERATOR_FILTER}
+SELECT {RATE_COLUMNS}
+FROM (
+    SELECT {RATE_COLUMNS}
+    FROM bk.operator_rates_latest FINAL
+    WHERE `window` = '${{window}}' AND as_of <= $__toTime
+        AND {AREA_FILTER} AND {OPERATOR_FILTER}
+    UNION ALL
+    SELECT {RATE_COLUMNS}
+    FROM bk.operator_rates FINAL
+    WHERE `window` = '${{window}}' AND as_of <= $__toTime
+        AND {AREA_FILTER} AND {OPERATOR_FILTER}
+        AND (operator_id, district, station) IN (
+            SELECT operator_id, district, station FROM bk.operator_rates_latest FINAL
+            WHERE `window` = '${{window}}' AND as_of > $__toTime
+        )
+)
 ORDER BY as_of DESC
 LIMIT 1 BY operator_id
 """

@@ -41,8 +41,8 @@ def build(city: str) -> dict[str, Any]:
                             count() AS open_alerts
                         FROM (
                             SELECT dateDiff('second', created_at, now64(3)) / 3600 AS age_h
-                            FROM bk.alerts FINAL
-                            WHERE resolved_at IS NULL AND {AREA_FILTER}
+                            FROM bk.alerts_open FINAL
+                            WHERE {AREA_FILTER}
                         )
                         GROUP BY age_bucket
                         ORDER BY age_bucket
@@ -113,10 +113,9 @@ def build(city: str) -> dict[str, Any]:
                                b.operator_id AS operator_id, b.cls AS cls,
                                b.severity AS severity, b.alert_id AS alert_id,
                                a.state AS alert_state
-                        FROM bk.sla_breaches AS b FINAL
+                        FROM bk.sla_breaches_open AS b FINAL
                         INNER JOIN (
-                            SELECT alert_id, state FROM bk.alerts FINAL
-                            WHERE resolved_at IS NULL
+                            SELECT alert_id, state FROM bk.alerts_open FINAL
                         ) AS a ON b.alert_id = a.alert_id
                         WHERE b.due_at <= $__toTime
                             AND $__conditionalAll(b.district IN (${district:singlequote}),
@@ -165,6 +164,7 @@ def build(city: str) -> dict[str, Any]:
                             countIf(resolved_at IS NOT NULL) AS resolved,
                             countIf(alert_id IN (
                                 SELECT alert_id FROM bk.sla_breaches FINAL
+                                WHERE due_at >= $__fromTime
                             )) AS breached,
                             round(100 * (alerts - breached) / alerts, 1) AS timely_pct
                         FROM bk.alerts FINAL
@@ -247,6 +247,11 @@ def build(city: str) -> dict[str, Any]:
                         FROM bk.alerts FINAL
                         WHERE resolved_at IS NOT NULL AND $__timeFilter(resolved_at)
                             AND {AREA_FILTER}
+                            AND (toDateTime(created_at), alert_id) IN (
+                                SELECT toDateTime(created_at), alert_id
+                                FROM bk.alerts_resolutions
+                                WHERE $__timeFilter(resolved_at) AND {AREA_FILTER}
+                            )
                         GROUP BY time
                         ORDER BY time
                         """,

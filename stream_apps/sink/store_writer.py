@@ -13,10 +13,20 @@ them with its wall clock in microseconds, strictly increasing within a writer
 Inserts are idempotent at the table level: every table is a ReplacingMergeTree
 keyed by the record's id, so writing a batch twice (a retry, a replay) changes
 nothing a `FINAL` read sees. This module imports no Kafka client.
+
+Current-state tables (bk.violations_open and the others of migrations
+0232-0237) are filled by materialized views on every insert; a closed episode
+or a resolved alert leaves a tombstone there. `compact_current_state` drops
+the tombstones (`OPTIMIZE ... FINAL CLEANUP`); the writer runs it after a
+write to one of their source tables at most every `compact_every_s` seconds.
+Results never depend on it (FINAL hides tombstones); it keeps those tables at
+the size of what is open now.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -51,6 +61,8 @@ from schemas.records import (
     Violation,
 )
 from stream_apps.sink.arrow_tables import CONVERTERS, _column, _timestamps, cameras_table
+
+log = logging.getLogger(__name__)
 
 # Contract topic -> (table, record type). Topics absent here are not stored
 # by this writer (inputs other than detections and the registry).
@@ -87,6 +99,8 @@ PARTITION_KEYS: dict[str, tuple[str, str]] = {
     TOPIC_STATION_KPIS: ("day_start", "M"),
     TOPIC_VIOLATIONS: ("started_at", "M"),  # 0180: PARTITION BY toYYYYMM(started_at)
     TOPIC_CAMERA_EVENTS: ("started_at", "M"),  # 0181: PARTITION BY toYYYYMM(started_at)
+    TOPIC_ALERTS: ("created_at", "M"),  # 0230: PARTITION BY toYYYYMM(created_at)
+    TOPIC_SLA_BREACHES: ("due_at", "M"),  # 0231: PARTITION BY toYYYYMM(due_at)
 }
 """Topic -> (record field, numpy datetime unit) of its table's partition key
 (clickhouse/migrations; keep in step when a migration changes a key). The
@@ -101,6 +115,54 @@ INSERT_SETTINGS: dict[str, dict[str, Any]] = {
     topic: {**_LIMIT, **({"optimize_on_insert": 0} if topic == TOPIC_DETECTIONS else {})}
     for topic in TABLES
 }
+
+CURRENT_STATE_TABLES: tuple[str, ...] = (
+    "bk.violations_open",  # 0232
+    "bk.camera_events_open",  # 0233
+    "bk.alerts_open",  # 0235
+    "bk.sla_breaches_open",  # 0237
+)
+"""ReplacingMergeTree(version, is_deleted) tables whose tombstones compaction drops."""
+CURRENT_STATE_SOURCES = frozenset(
+    {TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS, TOPIC_ALERTS, TOPIC_SLA_BREACHES}
+)
+"""Topics whose inserts feed those tables (through materialized views)."""
+COMPACT_EVERY_S = 300.0
+_DISTRIBUTED = re.compile(r"^Distributed\('([^']*)',\s*'([^']*)',\s*'([^']*)'")
+
+
+def compact_current_state(client: Any, tables: Sequence[str] = CURRENT_STATE_TABLES) -> list[str]:
+    """Drop the tombstones of the current-state tables; return the tables compacted.
+
+    ``OPTIMIZE TABLE ... FINAL CLEANUP`` merges a table into one part without
+    the rows whose newest version is deleted. Safe at any time: a late copy of
+    an older version is written deleted by the materialized view (it looks up
+    the closed version in the source table), so no cleaned episode comes
+    back. Tables a store does not have yet (migrations pending) are skipped;
+    on a cluster the local tables are optimised ``ON CLUSTER``.
+    """
+    done = []
+    for table in tables:
+        database, name = table.split(".", 1)
+        rows = client.query(
+            "SELECT engine, engine_full FROM system.tables "
+            "WHERE database = {d:String} AND name = {t:String}",
+            parameters={"d": database, "t": name},
+        ).result_rows
+        if not rows:
+            continue
+        engine, full = rows[0]
+        target = table
+        if engine == "Distributed":
+            m = _DISTRIBUTED.match(full)
+            if m is None:
+                continue
+            cluster, local_db, local = m.groups()
+            target = f"{local_db}.{local} ON CLUSTER '{cluster}'"
+        client.command(f"OPTIMIZE TABLE {target} FINAL CLEANUP")
+        done.append(table)
+    return done
+
 
 QUARANTINE_TABLE = "bk.quarantine"
 QUARANTINE_VALUE_MAX = 8192
@@ -129,10 +191,15 @@ class StoreWriter:
 
     `client` is a clickhouse-connect client (chdb or server) on a store the
     migrations have been applied to. Not thread-safe; use one per thread.
+    After a write of violations, camera events, alerts or breaches it compacts
+    the current-state tables when `compact_every_s` have passed since the last
+    time (None: never; a failed compaction is logged, the write stands).
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, compact_every_s: float | None = COMPACT_EVERY_S) -> None:
         self.client = client
+        self.compact_every_s = compact_every_s
+        self._compacted_at = time.monotonic()
         self._last_updated_us = 0
         self._converters: dict[str, Callable[[Sequence[Any]], pa.Table]] = {
             **CONVERTERS,
@@ -170,7 +237,19 @@ class StoreWriter:
         else:
             for rows in chunks:
                 self.client.insert_arrow(table, arrow.take(pa.array(rows)), settings=settings)
+        if topic in CURRENT_STATE_SOURCES:
+            self._maybe_compact()
         return arrow.num_rows
+
+    def _maybe_compact(self) -> None:
+        every = self.compact_every_s
+        if every is None or time.monotonic() - self._compacted_at < every:
+            return
+        self._compacted_at = time.monotonic()
+        try:
+            compact_current_state(self.client)
+        except Exception as exc:  # never fails a write: only the tables' size is at stake
+            log.warning("compaction of the current-state tables failed: %s", exc)
 
     def quarantine(self, rows: Sequence[tuple[str, int, int, str, bytes]]) -> int:
         """Store rows the sink could not insert: (topic, partition, offset, reason, value)."""

@@ -37,6 +37,14 @@ TABLE_NAMES = {
     "key_monitoring",
     "licence_alerts",
     "quarantine",
+    # current-state tables (0232-0238)
+    "violations_open",
+    "camera_events_open",
+    "camera_events_long",
+    "alerts_open",
+    "alerts_resolutions",
+    "sla_breaches_open",
+    "operator_rates_latest",
 }
 
 
@@ -66,7 +74,8 @@ def test_without_a_cluster_the_migrations_run_unchanged():
         assert render(migration.statements, None) == list(migration.statements)
 
 
-STAGING = {"violations_0180", "camera_events_0181"}  # copy-and-swap migrations
+STAGING = {"violations_0180", "camera_events_0181", "alerts_0230", "sla_breaches_0231"}
+"""Staging tables of the copy-and-swap migrations."""
 
 
 def test_every_table_becomes_a_replicated_local_table_and_a_distributed_one_of_its_name():
@@ -95,9 +104,50 @@ def test_every_rendered_ddl_statement_runs_on_the_cluster():
 
 def test_a_copy_runs_shard_by_shard_through_the_distributed_tables():
     copies = [s for s in rendered() if is_copy(s)]
-    assert len(copies) == 2  # 0180, 0181
+    assert len(copies) == 11  # 0180, 0181, 0230, 0231 and the backfills of 0232-0238
     for statement in copies:
-        assert "parallel_distributed_insert_select = 2" in statement
+        target = re.match(r"INSERT INTO bk\.(\w+)", statement).group(1)
+        if target == "sla_breaches_open":  # shards by alert, its source by breach
+            assert "parallel_distributed_insert_select = 0" in statement
+        else:
+            assert "parallel_distributed_insert_select = 2" in statement, target
+
+
+def views(statements: list[str]) -> dict[str, str]:
+    out = {}
+    for s in statements:
+        m = re.match(r"CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS bk\.(\w+) ", s)
+        if m:
+            out[m.group(1)] = s
+    return out
+
+
+def test_views_read_and_write_the_local_tables_of_their_node():
+    v = views(rendered())
+    assert set(v) >= {
+        "violations_closed_view", "violations_open_mv", "camera_events_open_mv",
+        "alerts_open_mv", "sla_breaches_open_mv", "sla_breaches_resolved_mv",
+        "operator_rates_latest_mv",
+    }  # fmt: skip
+    for name, statement in v.items():
+        assert f"ON CLUSTER '{CLUSTER}'" in statement
+        names = set(re.findall(r"\bbk\.(\w+)", statement)) - {name}
+        assert all(n.endswith(("_local", "_view")) or n == "sla_breaches_open" for n in names), (
+            name, names,
+        )  # fmt: skip
+    guard = v["violations_open_mv"]
+    assert "TO bk.violations_open_local AS" in guard
+    assert "FROM bk.violations_closed_view" in guard  # the view keeps its name...
+    assert "FROM bk.violations_local\nWHERE state = 'closed'" in v["violations_closed_view"]
+
+
+def test_a_view_writes_through_the_distributed_table_when_its_target_shards_otherwise():
+    v = views(rendered())
+    # breaches shard by breach_id, their open table by alert_id (with the alerts' tombstones)
+    assert " TO bk.sla_breaches_open AS " in v["sla_breaches_open_mv"]
+    assert " TO bk.sla_breaches_open_local AS " in v["sla_breaches_resolved_mv"]
+    with pytest.raises(ClusterRenderError):
+        render_statement("CREATE MATERIALIZED VIEW bk.m TO bk.unknown AS SELECT a FROM bk.alerts")
 
 
 def test_a_swap_exchanges_the_local_tables_under_the_distributed_ones():
