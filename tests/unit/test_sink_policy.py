@@ -7,7 +7,7 @@ import sys
 
 import pyarrow as pa
 
-from schemas.records import TOPIC_ALERTS, TOPIC_DETECTIONS, FrameDetections, Quality
+from schemas.records import TOPIC_DETECTIONS, TOPIC_REGISTRY, FrameDetections, Quality
 from stream_apps.sink.consumer import is_permanent
 from stream_apps.sink.store_writer import MAX_PARTITIONS_PER_INSERT, partition_chunks
 
@@ -47,7 +47,7 @@ def test_a_batch_over_the_partition_limit_is_split_into_inserts_within_it():
 def test_batches_within_the_limit_and_unpartitioned_tables_are_one_insert():
     same_day = [frame(1_793_577_600.0 + i) for i in range(500)]
     assert partition_chunks(TOPIC_DETECTIONS, same_day) is None
-    assert partition_chunks(TOPIC_ALERTS, same_day) is None
+    assert partition_chunks(TOPIC_REGISTRY, same_day) is None
 
 
 def test_importing_the_camera_host_does_no_work():
