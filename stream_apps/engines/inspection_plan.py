@@ -44,7 +44,12 @@ from schemas.records import (
 from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
-from stream_apps.engines.localtime import CHINA_OFFSET_S, month_of, next_midnight
+from stream_apps.engines.localtime import (
+    CHINA_OFFSET_S,
+    first_midnight_to_step,
+    month_of,
+    next_midnight,
+)
 
 SNAPSHOT_VERSION = 1
 """Version of what ``snapshot`` writes; ``restore`` reads no other."""
@@ -176,6 +181,29 @@ class InspectionPlanEngine:
             out += self._overdue(now)
         self._prune(now)
         return out
+
+    def wake_before(self, now: float) -> float | None:
+        """The earliest time after the last ``advance`` and before ``now`` at which
+        ``advance`` emits on its own: a midnight's rows, an inspection falling overdue.
+
+        The ops app advances every engine to it first, so a row's grade and a breach's
+        place in the rates are what a clock stepping through that instant would give,
+        however far the clock jumps (the camera app's batches decide that)."""
+        if now <= self._now:
+            return None
+        p = self.params
+        wakes = []
+        midnight = first_midnight_to_step(self._midnight, now, p.max_catchup_days, p.utc_offset_s)
+        if midnight is not None:
+            wakes.append(midnight)
+        if p.overdue_breaches:
+            for op_id, op in self._ops.items():
+                due = self.next_due(op_id)
+                if due is None or not self._active(op) or self._breached.get(op_id) == due:
+                    continue
+                if self._now < due + p.grace_s < now:
+                    wakes.append(due + p.grace_s)
+        return min(wakes, default=None)
 
     def snapshot(self) -> dict[str, Any]:
         return {
