@@ -129,20 +129,29 @@ class InspectionPlanEngine:
         self._breached: dict[str, float] = {}  # op -> due_at of the last breach emitted
         self._midnight: float | None = None  # next midnight to emit at
         self._now = -math.inf
+        # The earliest instant an inspection falls overdue (wake_before): a scan of
+        # every operator, so kept until an input or an advance may change it.
+        self._overdue_wake: float | None = None
+        self._overdue_fresh = False
 
     # -- lifecycle -----------------------------------------------------------
     def feed(self, record: Record) -> list[Record]:
         if isinstance(record, RegistryEntry):
+            self._overdue_fresh = False  # what next_due reads changed
             self._register(record)
         elif isinstance(record, Inspection):
+            self._overdue_fresh = False
             return self._inspection(record)
         elif isinstance(record, OperatorRate):
             g = self._grade.get(record.operator_id)
             if g is None or record.as_of >= g[0]:
                 graded = record.grade in GRADE_ORDER
+                grade = record.grade if graded else None
+                if g is None or g[1] != grade:
+                    self._overdue_fresh = False
                 self._grade[record.operator_id] = [
                     record.as_of,
-                    record.grade if graded else None,
+                    grade,
                     record.colour if graded else None,
                     record.reason,
                 ]
@@ -155,6 +164,7 @@ class InspectionPlanEngine:
             ):
                 self._alerts[record.alert_id] = [record.operator_id, record.created_at]
         elif isinstance(record, KeyMonitoringEntry):
+            self._overdue_fresh = False
             self._key[record.operator_id] = record.state == "on"
         return []
 
@@ -162,6 +172,7 @@ class InspectionPlanEngine:
         if now <= self._now:
             return []
         self._now = now
+        self._overdue_fresh = False
         p = self.params
         for op in self._ops.values():
             if op["first"] is None:
@@ -197,13 +208,24 @@ class InspectionPlanEngine:
         if midnight is not None:
             wakes.append(midnight)
         if p.overdue_breaches:
-            for op_id, op in self._ops.items():
-                due = self.next_due(op_id)
-                if due is None or not self._active(op) or self._breached.get(op_id) == due:
-                    continue
-                if self._now < due + p.grace_s < now:
-                    wakes.append(due + p.grace_s)
+            if not self._overdue_fresh:
+                self._overdue_wake = self._earliest_overdue()
+                self._overdue_fresh = True
+            t = self._overdue_wake
+            if t is not None and self._now < t < now:
+                wakes.append(t)
         return min(wakes, default=None)
+
+    def _earliest_overdue(self) -> float | None:
+        """When the next inspection not yet breached falls overdue (due + grace)."""
+        grace = self.params.grace_s
+        times = []
+        for op_id, op in self._ops.items():
+            due = self.next_due(op_id)
+            if due is None or not self._active(op) or self._breached.get(op_id) == due:
+                continue
+            times.append(due + grace)
+        return min(times, default=None)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -230,6 +252,7 @@ class InspectionPlanEngine:
         self._key = dict(snapshot["key"])
         self._alerts = {k: list(v) for k, v in snapshot["alerts"].items()}
         self._breached = dict(snapshot["breached"])
+        self._overdue_fresh = False
 
     # -- queries ------------------------------------------------------------------
     def due_per_year(self, operator_id: str) -> float:
