@@ -15,25 +15,41 @@ November). Opening hours 07:00-22:00 everywhere.
   rectified; phone_use d3 15:00 judged false positive 16:00; camera offline
   d10 06:00 - d12 06:30 (all of d11 lost); online patrol d6 15:00.
 
-`ops_feed()` is the feed at the ops app's level (what the camera app would have
-produced: violation episodes and camera events) plus the registry,
-dispositions and inspections, in event-time order; tests drive the ops
-pipeline with it and check the rows of bk.inspection_plan, bk.station_kpis,
-bk.key_monitoring and bk.licence_alerts exactly (tests/unit/test_inspections_month.py).
-`write(path)` writes the same month as a replay file for `brightkitchen replay`
-(a frame every 30 s per camera outside its offline spans, frames of the
-violation episodes, dispositions, inspections):
-`brightkitchen simulate --profile inspections-month`. Known gap: replayed
-through the camera app, a camera that goes silent holds its partition's
-watermark, and the other camera's frames on that partition are then
-dead-lettered as "future timestamp" (seen with 4 partitions); the exact rows
-are therefore asserted at the ops app's input (`run_ops`).
+Two levels of the same month:
+
+- `camera_records()` / `write(path)`: the camera level, a replay file for
+  `brightkitchen replay` (`brightkitchen simulate --profile inspections-month`).
+  Per camera a frame every 30 s from d0 00:00 to END (d31 08:00, so a replay's
+  clock ends where `run_ops` stops), and every second of its episodes, with a
+  box that jitters (the violation engine's motion prior takes a box that never
+  moves for a stationary look-alike); a cut keeps the frame at its start (the
+  last sign of life) and drops the frames after it until its end. Then the
+  dispositions and inspections.
+- `ops_feed()`: the ops app's input, the registry, what the camera app makes of
+  those frames (`camera_outputs()`: CameraPipeline run over them in process,
+  one partition) and the dispositions and inspections, in event-time order.
+  So ids, `detected_at` (a violation 1-3 s after its start, offline 65 s after
+  the cut: offline_after_s + lateness_s), frames, peak scores and evidence are
+  the camera app's, and the camera app's clock begins at 00:00:30 (the
+  cameras' second frame: the origin `run_ops` reports). `camera_outputs()`
+  checks that the episodes start and the cuts begin and end where the story
+  says (the dispositions address alerts by the episode's start: `_alert_of`).
+
+Tests drive the ops pipeline with `ops_feed()` (`run_ops`) and check the rows
+of bk.inspection_plan, bk.station_kpis, bk.key_monitoring and bk.licence_alerts
+exactly (tests/unit/test_inspections_month.py). Replayed through the whole
+pipeline (`brightkitchen replay`, camera app on 4 partitions, ops app, store),
+the camera level gives the same rows in those four tables, bk.alerts and
+bk.sla_breaches, wall-clock columns aside, with no dead letter (bench/RESULTS.md,
+"Inspections month").
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +62,10 @@ from schemas.records import (
     TOPIC_INSPECTIONS,
     TOPIC_REGISTRY,
     TOPIC_VIOLATIONS,
+    Box,
     CameraEvent,
     Detection,
     Disposition,
-    Evidence,
     FrameDetections,
     Inspection,
     Licence,
@@ -70,6 +86,10 @@ HOURS = [["07:00", "22:00"]]
 def t(day: int, hh: int = 0, mm: int = 0) -> float:
     """Local day ``day`` (0 = 2 Nov 2026) at hh:mm Beijing time."""
     return START + day * DAY + hh * HOUR + mm * 60
+
+
+END = t(DAYS, 8)
+"""The last frame (d31 08:00): where the replay's clock, and run_ops's, ends."""
 
 
 OPERATORS: dict[str, dict[str, Any]] = {
@@ -157,8 +177,6 @@ INSPECTIONS: tuple[Inspection, ...] = (
         result="pass",
     ),
 )
-DECISION_S = 15.0  # camera app: violation raised this long after its start
-OFFLINE_AFTER_S = 60.0  # camera app: offline raised this long after the last frame
 
 
 def registry() -> list[RegistryEntry]:
@@ -195,110 +213,132 @@ def dispositions() -> list[Disposition]:
 
 
 def ops_feed() -> list[tuple[str, str, Any]]:
-    """(topic, key, record) at the ops app's level, in event-time order (registry first)."""
+    """(topic, key, record) at the ops app's level, in event-time order (registry first).
+
+    The violations and camera events are what the camera app makes of
+    ``camera_records()`` (``camera_outputs()``), so a replay of the month through
+    the whole pipeline gives the ops app this very feed.
+    """
+    from stream_apps.pipelines.ops import event_time
+
     timed: list[tuple[float, int, str, str, Any]] = []
-    n = 0
-    for op_id, camera, cls, start, dur in EPISODES:
-        sev = "major" if cls == "smoking" else "minor"
-        vid = f"v-{camera}-{cls}-{int(start)}"
-        common = dict(
-            v=1,
-            violation_id=vid,
-            camera_id=camera,
-            operator_id=op_id,
-            cls=cls,
-            severity=sev,
-            started_at=start,
-            detected_at=start + DECISION_S,
-            peak_score=0.9,
-            frames=int(dur),
-            evidence=Evidence(frame_ts=start, box=(0.2, 0.2, 0.4, 0.5)),
-        )
-        opened = Violation(state="open", ended_at=None, **common)
-        closed = Violation(state="closed", ended_at=start + dur, **common)
-        timed += [
-            (start + DECISION_S, n, TOPIC_VIOLATIONS, camera, opened),
-            (start + dur, n + 1, TOPIC_VIOLATIONS, camera, closed),
-        ]
-        n += 2
-    for camera, start, end in OFFLINE:
-        op_id = next(o for o, op in OPERATORS.items() if camera in op["cameras"])
-        common = dict(
-            v=1,
-            event_id=f"e-{camera}-offline-{int(start)}",
-            camera_id=camera,
-            operator_id=op_id,
-            kind="offline",
-            started_at=start,
-            detected_at=start + OFFLINE_AFTER_S,
-            detail="no frames",
-        )
-        timed += [
-            (
-                start + OFFLINE_AFTER_S,
-                n,
-                TOPIC_CAMERA_EVENTS,
-                camera,
-                CameraEvent(state="open", ended_at=None, **common),
-            ),
-            (
-                end,
-                n + 1,
-                TOPIC_CAMERA_EVENTS,
-                camera,
-                CameraEvent(state="closed", ended_at=end, **common),
-            ),
-        ]
-        n += 2
+    for topic, key, rec in camera_outputs().records:
+        timed.append((event_time(rec), len(timed), topic, key, rec))
     for d in dispositions():
-        timed.append((d.ts, n, TOPIC_DISPOSITIONS, d.alert_id, d))
-        n += 1
+        timed.append((d.ts, len(timed), TOPIC_DISPOSITIONS, d.alert_id, d))
     for i in INSPECTIONS:
-        timed.append((i.ts, n, TOPIC_INSPECTIONS, i.operator_id, i))
-        n += 1
+        timed.append((i.ts, len(timed), TOPIC_INSPECTIONS, i.operator_id, i))
     timed.sort(key=lambda x: (x[0], x[1]))
     head = [(TOPIC_REGISTRY, e.camera_id, e) for e in registry()]
     return head + [(topic, key, rec) for _, _, topic, key, rec in timed]
 
 
+@dataclass(frozen=True)
+class CameraOutputs:
+    """What the camera app makes of the month's frames."""
+
+    records: tuple[tuple[str, str, Violation | CameraEvent], ...]
+    """(topic, camera_id, record): violations and camera events, in output order."""
+    origin: float
+    """Where the frames begin on the camera app's clock (its progress records' origin)."""
+
+
+@cache
+def camera_outputs() -> CameraOutputs:
+    """Run the camera-level month through the camera app's pipeline, in process.
+
+    One partition holds every camera (the ops app sees only the events, and each
+    camera's events depend on its own frames and the clock); the input is read in
+    the replay file's order and ends as a replay's does (the detections input idle,
+    the clock at the last frame). Checks that the episodes and cuts of the story
+    came out where the tables say (the dispositions address alerts by the
+    episode's start: ``_alert_of``).
+    """
+    from schemas.records import TOPIC_RECORDS, decode, encode
+    from stream_apps.pipelines.camera import CameraPipeline
+
+    pipeline = CameraPipeline(wall_clock=lambda: END)
+    outputs: list[Any] = []
+    offset = 0
+    for topic, key, rec in _replay_order():
+        if topic in (TOPIC_REGISTRY, TOPIC_DETECTIONS):
+            outputs += pipeline.handle(topic, 0, offset, key.encode(), encode(rec))
+            offset += 1
+    pipeline.set_idle(0, TOPIC_DETECTIONS)
+    outputs += pipeline.advance(0)
+    if pipeline.counters.dead_letters:
+        raise RuntimeError(f"camera app dead-lettered the month: {pipeline.counters}")
+    records = tuple((o.topic, o.key, decode(TOPIC_RECORDS[o.topic], o.value)) for o in outputs)
+    got = {
+        (r.camera_id, r.cls, r.started_at): r.state
+        for _, _, r in records
+        if isinstance(r, Violation)
+    }
+    want = {(camera, cls, start): "closed" for _, camera, cls, start, _ in EPISODES}
+    cuts = {
+        (r.camera_id, r.started_at, r.ended_at)
+        for _, _, r in records
+        if isinstance(r, CameraEvent) and r.state == "closed"
+    }
+    kinds = {r.kind for _, _, r in records if isinstance(r, CameraEvent)}
+    if got != want or cuts != set(OFFLINE) or kinds != {"offline"}:
+        raise RuntimeError(f"the camera app saw another month: {sorted(got)} {sorted(cuts)}")
+    origin = pipeline.engines(0).origin
+    assert origin is not None
+    return CameraOutputs(records, origin)
+
+
 # -- the replay file (camera level) ------------------------------------------------
+_BASE = [((i * 7919) % 64) / 64.0 - 0.5 for i in range(64)]
+_SIGNATURE = [x / sum(y * y for y in _BASE) ** 0.5 for x in _BASE]  # one fixed view
+
+
 def _quality(rng: random.Random) -> Quality:
-    base = [((i * 7919) % 64) / 64.0 - 0.5 for i in range(64)]
-    norm = sum(x * x for x in base) ** 0.5
     return Quality(
         brightness=0.55 + rng.uniform(-0.01, 0.01),
         sharpness=180.0 + rng.uniform(-2, 2),
-        signature=[x / norm for x in base],
+        signature=_SIGNATURE,  # shared, never mutated
     )
 
 
+def _jittered(rng: random.Random, x1: float, y1: float, x2: float, y2: float) -> Box:
+    dx, dy = rng.uniform(-0.015, 0.015), rng.uniform(-0.015, 0.015)
+    return (round(x1 + dx, 4), round(y1 + dy, 4), round(x2 + dx, 4), round(y2 + dy, 4))
+
+
 def camera_records(
-    days: int = DAYS, heartbeat_s: float = 30.0, seed: int = 18
+    until: float = END, heartbeat_s: float = 30.0, seed: int = 18
 ) -> Iterator[tuple[float, str, str, Any]]:
-    """(ts, topic, key, record) of the camera-level feed, not sorted."""
+    """(ts, topic, key, record) of the camera-level feed, not sorted.
+
+    Per camera a frame every ``heartbeat_s`` from START to ``until`` (inclusive) and
+    every second of its episodes; an offline cut (a, b) keeps the frame at ``a`` (the
+    last sign of life: the episode's start) and drops those after it until ``b`` (the
+    frame that closes it).
+    """
     rng = random.Random(seed)
-    end = START + days * DAY
+    # Held objects jitter in a hand (a box that never moves is a stationary
+    # look-alike to the violation engine's motion prior, as in sla_scenario.py);
+    # its own stream, so the other frames do not depend on the episodes.
+    hand = random.Random(f"{seed}/hand")
     for op in OPERATORS.values():
         for camera in op["cameras"]:
-            gaps = [(a, b) for c, a, b in OFFLINE if c == camera]
-            ts = START
-            seq = 0
-            while ts < end:
-                if not any(a <= ts < b for a, b in gaps):
-                    # A frame per heartbeat: the camera app's offline clock and its
-                    # baselines run on frames (as in brightkitchen/sla_scenario.py).
-                    yield (ts, TOPIC_DETECTIONS, camera, _frame(camera, ts, seq, [], rng))
-                    seq += 1
-                ts += heartbeat_s
-    for _, camera, cls, start, dur in EPISODES:
-        for k in range(int(dur)):
-            det = Detection(cls=cls, score=0.9, box=(0.2, 0.2, 0.4, 0.5))
-            yield (
-                start + k,
-                TOPIC_DETECTIONS,
-                camera,
-                _frame(camera, start + k, 10**6 + k, [det], rng),
-            )
+            times = {START + k * heartbeat_s for k in range(int((until - START) / heartbeat_s) + 1)}
+            present: dict[float, list[str]] = {}
+            for _, c, cls, start, dur in EPISODES:
+                if c == camera:
+                    for k in range(int(dur)):
+                        present.setdefault(start + k, []).append(cls)
+            times.update(present)
+            for c, a, b in OFFLINE:
+                if c == camera:
+                    times = {ts for ts in times if not a < ts < b}
+            for seq, ts in enumerate(sorted(ts for ts in times if ts <= until)):
+                dets = [
+                    Detection(cls=cls, score=0.9, box=_jittered(hand, 0.2, 0.2, 0.4, 0.5))
+                    for cls in present.get(ts, ())
+                ]
+                yield (ts, TOPIC_DETECTIONS, camera, _frame(camera, ts, seq, dets, rng))
     for d in dispositions():
         yield (d.ts, TOPIC_DISPOSITIONS, d.alert_id, d)
     for i in INSPECTIONS:
@@ -322,16 +362,20 @@ def _frame(
     )
 
 
-def write(path: Path, days: int = DAYS) -> int:
+def _replay_order() -> Iterator[tuple[str, str, Any]]:
+    """(topic, key, record) of the replay file: the registry, then by event time."""
+    for e in registry():
+        yield TOPIC_REGISTRY, e.camera_id, e
+    for _, topic, key, rec in sorted(camera_records(), key=lambda r: (r[0], r[1], r[2])):
+        yield topic, key, rec
+
+
+def write(path: Path) -> int:
     """Write the month as a replay file; return the number of records."""
     enc = msgspec.json.Encoder()
-    rows = sorted(camera_records(days), key=lambda r: (r[0], r[1], r[2]))
     n = 0
     with path.open("wb") as f:
-        for e in registry():
-            f.write(enc.encode({"topic": TOPIC_REGISTRY, "key": e.camera_id, "value": e}) + b"\n")
-            n += 1
-        for _, topic, key, rec in rows:
+        for topic, key, rec in _replay_order():
             f.write(enc.encode({"topic": topic, "key": key, "value": rec}) + b"\n")
             n += 1
     return n
@@ -343,13 +387,16 @@ def run_ops(
     """Drive the ops pipeline with `ops_feed()` and a camera clock stepping by ``step_s``.
 
     Returns (pipeline, outputs): what the ops app would produce from the month
-    when the camera app's watermark reaches ``until`` (default: the end of d31 08:00).
+    when the camera app's watermark reaches ``until`` (default: END, where the
+    replay file's frames end). The progress records carry the camera app's
+    origin (where its clock begins), as a replay's do.
     """
     from schemas.records import TOPIC_PROGRESS, encode
     from stream_apps.engines.sla import WorkingCalendar
     from stream_apps.pipelines.ops import OpsPipeline
 
-    until = t(DAYS, 8) if until is None else until
+    until = END if until is None else until
+    origin = camera_outputs().origin
     pipeline = OpsPipeline(
         WorkingCalendar(set(), set(), covered_years={2026}),
         notification_params=notification_params,
@@ -368,7 +415,7 @@ def run_ops(
         for topic, n in offsets.items()
         if topic in (TOPIC_VIOLATIONS, TOPIC_CAMERA_EVENTS)
     }
-    wm = START
+    wm = origin  # a camera app's clock begins where its frames do
     while wm < until:
         wm = min(wm + step_s, until)
         progress = msgspec.json.encode(
@@ -379,6 +426,7 @@ def run_ops(
                 "offset": 0,
                 "outputs": backed,
                 "watermark": wm,
+                "origin": origin,
             }
         )
         outputs += pipeline.handle(TOPIC_PROGRESS, 0, 0, None, progress)

@@ -44,7 +44,12 @@ from schemas.records import (
 from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
-from stream_apps.engines.localtime import CHINA_OFFSET_S, month_of, next_midnight
+from stream_apps.engines.localtime import (
+    CHINA_OFFSET_S,
+    first_midnight_to_step,
+    month_of,
+    next_midnight,
+)
 
 SNAPSHOT_VERSION = 1
 """Version of what ``snapshot`` writes; ``restore`` reads no other."""
@@ -124,20 +129,29 @@ class InspectionPlanEngine:
         self._breached: dict[str, float] = {}  # op -> due_at of the last breach emitted
         self._midnight: float | None = None  # next midnight to emit at
         self._now = -math.inf
+        # The earliest instant an inspection falls overdue (wake_before): a scan of
+        # every operator, so kept until an input or an advance may change it.
+        self._overdue_wake: float | None = None
+        self._overdue_fresh = False
 
     # -- lifecycle -----------------------------------------------------------
     def feed(self, record: Record) -> list[Record]:
         if isinstance(record, RegistryEntry):
+            self._overdue_fresh = False  # what next_due reads changed
             self._register(record)
         elif isinstance(record, Inspection):
+            self._overdue_fresh = False
             return self._inspection(record)
         elif isinstance(record, OperatorRate):
             g = self._grade.get(record.operator_id)
             if g is None or record.as_of >= g[0]:
                 graded = record.grade in GRADE_ORDER
+                grade = record.grade if graded else None
+                if g is None or g[1] != grade:
+                    self._overdue_fresh = False
                 self._grade[record.operator_id] = [
                     record.as_of,
-                    record.grade if graded else None,
+                    grade,
                     record.colour if graded else None,
                     record.reason,
                 ]
@@ -150,6 +164,7 @@ class InspectionPlanEngine:
             ):
                 self._alerts[record.alert_id] = [record.operator_id, record.created_at]
         elif isinstance(record, KeyMonitoringEntry):
+            self._overdue_fresh = False
             self._key[record.operator_id] = record.state == "on"
         return []
 
@@ -157,6 +172,7 @@ class InspectionPlanEngine:
         if now <= self._now:
             return []
         self._now = now
+        self._overdue_fresh = False
         p = self.params
         for op in self._ops.values():
             if op["first"] is None:
@@ -176,6 +192,40 @@ class InspectionPlanEngine:
             out += self._overdue(now)
         self._prune(now)
         return out
+
+    def wake_before(self, now: float) -> float | None:
+        """The earliest time after the last ``advance`` and before ``now`` at which
+        ``advance`` emits on its own: a midnight's rows, an inspection falling overdue.
+
+        The ops app advances every engine to it first, so a row's grade and a breach's
+        place in the rates are what a clock stepping through that instant would give,
+        however far the clock jumps (the camera app's batches decide that)."""
+        if now <= self._now:
+            return None
+        p = self.params
+        wakes = []
+        midnight = first_midnight_to_step(self._midnight, now, p.max_catchup_days, p.utc_offset_s)
+        if midnight is not None:
+            wakes.append(midnight)
+        if p.overdue_breaches:
+            if not self._overdue_fresh:
+                self._overdue_wake = self._earliest_overdue()
+                self._overdue_fresh = True
+            t = self._overdue_wake
+            if t is not None and self._now < t < now:
+                wakes.append(t)
+        return min(wakes, default=None)
+
+    def _earliest_overdue(self) -> float | None:
+        """When the next inspection not yet breached falls overdue (due + grace)."""
+        grace = self.params.grace_s
+        times = []
+        for op_id, op in self._ops.items():
+            due = self.next_due(op_id)
+            if due is None or not self._active(op) or self._breached.get(op_id) == due:
+                continue
+            times.append(due + grace)
+        return min(times, default=None)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -202,6 +252,7 @@ class InspectionPlanEngine:
         self._key = dict(snapshot["key"])
         self._alerts = {k: list(v) for k, v in snapshot["alerts"].items()}
         self._breached = dict(snapshot["breached"])
+        self._overdue_fresh = False
 
     # -- queries ------------------------------------------------------------------
     def due_per_year(self, operator_id: str) -> float:

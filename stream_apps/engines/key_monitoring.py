@@ -169,6 +169,14 @@ class KeyMonitoringEngine:
         self._prune(now)
         return out
 
+    def wake_before(self, now: float) -> float | None:
+        """The first instant after the last ``advance`` and before ``now`` at which an
+        operator leaves the list: the ops app advances every engine there first
+        (InspectionPlanEngine.wake_before), so the plan learns it then."""
+        clean = self.params.clean_days * DAY
+        leaves = [e["last"] + clean for e in self._entries.values()]
+        return min((t for t in leaves if self._now < t < now), default=None)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": SNAPSHOT_VERSION,

@@ -88,6 +88,20 @@ class RegulatorsLoop:
                     self.plan.feed(rec)
         return out
 
+    def wake_before(self, now: float) -> float | None:
+        """The earliest instant before ``now`` at which one of the engines emits on its
+        own (a midnight's plan and KPI rows, an inspection falling overdue, an operator
+        leaving the key-monitoring list), or None.
+
+        The ops app advances everything to it before going on to ``now``: what such a
+        row reads from the other engines (an operator's grade from the rates) and
+        where its breach lands in them is then what a clock stepping through that
+        instant gives, not what a clock jumping hours past it (a large batch of the
+        camera app) would."""
+        engines = (self.key_monitoring, self.plan, self.kpis)
+        wakes = [w for w in (e.wake_before(now) for e in engines) if w is not None]
+        return min(wakes, default=None)
+
     def snapshot(self) -> dict[str, Any]:
         return {"version": SNAPSHOT_VERSION, **{name: e.snapshot() for name, e in self._engines}}
 

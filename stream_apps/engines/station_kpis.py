@@ -45,7 +45,13 @@ from schemas.records import (
 from stream_apps.engines.base import check_snapshot_version
 from stream_apps.engines.ids import stable_id
 from stream_apps.engines.infinity import finite_or_none, inf_from_none
-from stream_apps.engines.localtime import CHINA_OFFSET_S, day_start, local_day, next_midnight
+from stream_apps.engines.localtime import (
+    CHINA_OFFSET_S,
+    day_start,
+    first_midnight_to_step,
+    local_day,
+    next_midnight,
+)
 
 SNAPSHOT_VERSION = 1
 """Version of what ``snapshot`` writes; ``restore`` reads no other."""
@@ -152,6 +158,14 @@ class StationKpiEngine:
         if stops:
             self._prune(stops[-1])
         return out
+
+    def wake_before(self, now: float) -> float | None:
+        """The first midnight after the last ``advance`` and before ``now`` (its day's
+        rows): the ops app advances every engine there first (InspectionPlanEngine)."""
+        if now <= self._now:
+            return None
+        p = self.params
+        return first_midnight_to_step(self._midnight, now, p.max_catchup_days, p.utc_offset_s)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -430,6 +430,17 @@ class OpsPipeline:
         return breaches
 
     def _advance(self, now: float) -> list[Any]:
+        """Every engine to ``now``, stopping first wherever the regulators' loop emits
+        on its own before it (RegulatorsLoop.wake_before): the answer does not depend
+        on how far each step of the clock goes."""
+        out: list[Any] = []
+        wake = self.loop.wake_before(now)
+        while wake is not None:
+            out += self._advance_once(wake)
+            wake = self.loop.wake_before(now)
+        return out + self._advance_once(now)
+
+    def _advance_once(self, now: float) -> list[Any]:
         out: list[Any] = []
         alerts = self.alerts.advance(now)
         out += alerts

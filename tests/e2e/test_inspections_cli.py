@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from brightkitchen import inspections_scenario as sc
+from stream_apps.engines.camera_health.events import camera_event_id
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,7 +55,7 @@ def test_the_plan_lists_the_station_riskiest_first(env):
         lines[0]
         == "友谊路所 — 2026-12: 0 of 2 operators inspected this month (full round, 河西 §13)"
     )
-    assert "op-b" in lines[2] and "OVERDUE 0.5d" in lines[2] and " D " in lines[2]
+    assert "op-b" in lines[2] and "OVERDUE 0.6d" in lines[2] and " D " in lines[2]
     assert "op-a" in lines[3] and "2027-02-05 16:00" in lines[3]
 
 
@@ -66,7 +69,11 @@ def test_the_weekly_key_monitoring_list_as_csv_and_printable_html(env):
         (r["station"], r["operator_id"], r["since"], r["until"], r["events"]) for r in rows
     ] == [("友谊路所", "op-b", "2026-11-05 12:00", "2026-11-19 12:00", "3")]
     page = html.read_text(encoding="utf-8")
-    assert "重点监控名单" in page and "小李快餐" in page and "e-cam-b1-offline-" in page
+    # The evidence: the camera app's ids of the three cuts (camera, kind, start).
+    cuts = [
+        camera_event_id("cam-b1", "offline", sc.t(d, h)) for d, h in ((1, 10), (2, 11), (3, 12))
+    ]
+    assert "重点监控名单" in page and "小李快餐" in page and all(c in page for c in cuts)
     # The week after the operator left is empty.
     later = run(["report", "key-monitoring", "--week", "2026-W48"], e, root)
     assert later.returncode == 0 and len(later.stdout.strip().splitlines()) == 1

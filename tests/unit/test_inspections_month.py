@@ -66,9 +66,10 @@ def test_licence_alerts_30_7_0_days_and_on_expiry_and_the_missing_profile(store)
         "FROM bk.licence_alerts FINAL ORDER BY due_at, operator_id",
     )
     assert [(r[0], r[1], r[2], r[3], local(r[4]), r[5], r[6]) for r in got] == [
-        # Learnt 20.4 days before expiry: the 30-day stage is raised when learnt
-        # (the clock's first hour).
-        ("op-a", "food_business", "JY-A-001", "30d", "11-02 01:00", 20.375, "minor"),
+        # Learnt 20.4 days before expiry: the 30-day stage is raised when learnt,
+        # where the clock begins (00:00:30, the cameras' second frame: the frames'
+        # origin).
+        ("op-a", "food_business", "JY-A-001", "30d", "11-02 00:00", 20.416, "minor"),
         # 7 working days after Monday 2 Nov is Wednesday 11 Nov: due at its end.
         ("op-b", "profile", "", "profile_incomplete", "11-12 00:00", 0.0, "major"),
         ("op-a", "health_certificate", "HC-A-01", "30d", "11-12 10:00", 30.0, "minor"),
@@ -160,7 +161,8 @@ def test_the_inspection_plan_at_the_last_midnight(store):
     t = [tuple(local(v) if isinstance(v, datetime) else v for v in r) for r in got]
     assert t == [
         # D (4 escalations of its offline alerts): monthly; never inspected on site, so
-        # due 30.4 days after it was first seen (the clock's first hour): overdue.
+        # due 30.4 days after it was first seen (where the clock begins, 2 Nov
+        # 00:00:30): overdue since 2 Dec 10:00.
         (
             "op-b",
             "友谊路所",
@@ -172,9 +174,9 @@ def test_the_inspection_plan_at_the_last_midnight(store):
             "11-05 13:00",
             None,
             "issues_found",
-            "12-02 11:00",
+            "12-02 10:00",
             True,
-            0.542,
+            0.583,
             "2026-12",
             False,
             2,
@@ -206,7 +208,8 @@ def test_the_inspection_plan_at_the_last_midnight(store):
             2,
             False,
         ),
-        # C; an online patrol does not reset the on-site clock.
+        # C; an online patrol does not reset the on-site clock: due 91.25 days after
+        # it was first seen (2 Nov 00:00:30).
         (
             "op-c",
             "马场所",
@@ -218,7 +221,7 @@ def test_the_inspection_plan_at_the_last_midnight(store):
             "11-08 15:00",
             None,
             "pass",
-            "02-01 07:00",
+            "02-01 06:00",
             False,
             0.0,
             "2026-12",
@@ -253,7 +256,7 @@ def test_an_overdue_inspection_is_an_sla_breach_that_pages(month):
         if o.topic == "bk.sla-breaches.v1" and b"inspection_overdue" in o.value
     ]
     assert [(b.operator_id, b.alert_id, local(b.due_at)) for b in breaches] == [
-        ("op-b", "inspection:op-b", "12-02 11:00")
+        ("op-b", "inspection:op-b", "12-02 10:00")
     ]
     assert pipeline.open_breach_counts()[("inspection_overdue", "河西区")] == 1
 
@@ -315,6 +318,17 @@ def test_alerts_carry_repeat_and_leniency(store):
         ("op-c", "phone_use", "minor", None, False, False),
         ("op-a", "no_hat", "major", "minor", True, False),
     ]
+
+
+def test_every_output_is_the_same_whatever_the_steps_of_the_clock(month):
+    """A replay's camera app reports its clock per batch (hours of frames at a
+    time); a day per step must give what an hour per step gives: a midnight's plan
+    row grades the operator as of that midnight (op-a's licence escalates exactly at
+    the last one), an overdue inspection's breach lands in the rates when it falls
+    due, an operator leaves the key-monitoring list at its ``until``."""
+    _, hourly = month
+    _, daily = sc.run_ops(step_s=sc.DAY)
+    assert sorted((o.topic, o.value) for o in daily) == sorted((o.topic, o.value) for o in hourly)
 
 
 def test_snapshot_and_restore_midway_gives_the_same_outputs(monkeypatch):
