@@ -1,4 +1,4 @@
-"""A short soak in CI: a steady feed for 30 s keeps up and memory stays flat.
+"""A short soak in CI: a steady feed for 20 s keeps up and memory stays flat.
 
 The long soak is a benchmark (`python -m bench.soak --minutes 30 --record`).
 """
@@ -21,7 +21,7 @@ def test_a_steady_feed_keeps_up_with_flat_memory(tmp_path):
     report_file = tmp_path / "soak.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BK_")}
     env["BK_STORE_PATH"] = str(tmp_path / "store")
-    args = ["--minutes", "0.5", "--cameras", "40", "--speed", "4", "--sample-s", "3"]
+    args = ["--minutes", "0.34", "--cameras", "40", "--speed", "4", "--sample-s", "3"]
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak", *args, "--json", str(report_file)],
         cwd=ROOT,
@@ -35,7 +35,7 @@ def test_a_steady_feed_keeps_up_with_flat_memory(tmp_path):
     # 40 cameras x 4 = 160 frames/s plus heartbeats: a backlog of 10 s would be
     # ~1,700 records; the pipeline must stay well inside that.
     assert report["max_lag_records"] < 1700
-    assert report["records"] > 4000
+    assert report["records"] > 2500
     for name in ("cameras", "ops"):
         rss = report["rss_mb"][name]
         assert rss["end"] < 400, (name, rss)
