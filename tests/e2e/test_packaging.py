@@ -114,3 +114,30 @@ def test_replay_and_query_work_from_an_empty_directory(installed, tmp_path):
     )
     assert asked.returncode == 0, asked.stderr[-3000:]
     assert json.loads(asked.stdout.splitlines()[0]) == {"cams": 3}
+
+
+def test_the_installed_package_renders_a_board_and_ships_the_grafana_files(installed, tmp_path):
+    """`board` works from an empty directory: the boards and provisioning files are
+    package data, all of them, found inside the installed package."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run(installed, empty, "board", "city", "--out", "city.html")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "<title>BrightKitchen / City overview" in (empty / "city.html").read_text("utf-8")
+    code = (
+        "import brightkitchen.grafana_push as g; print(g.GRAFANA_DIR); "
+        "print(len(list(g.GRAFANA_DIR.glob('dashboards/*.json'))), "
+        "len(list(g.GRAFANA_DIR.glob('provisioning/*/*.yaml'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "PYTHONPATH"))}
+    where = subprocess.run(
+        [str(installed / "python"), "-c", code],
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert str(installed.parent) in where[0], where
+    assert int(where[1]) == len(list((ROOT / "grafana/dashboards").glob("*.json")))
+    assert int(where[2]) == len(list((ROOT / "grafana/provisioning").glob("*/*.yaml")))

@@ -257,7 +257,7 @@ def run_topology(topology: Topology) -> None:
             topology.wait_query("sum(bk_sla_breaches_open) > 0", True, timeout=90)
             # Observation window: several group intervals and rule evaluations,
             # in which a duplicate page would arrive.
-            again = topology.sla_pages(timeout=5 * GROUP_INTERVAL_S + 5)
+            again = topology.sla_pages(timeout=4 * GROUP_INTERVAL_S + 2)
             assert again == [], f"paged {1 + len(again)} times: {again}"
     finally:
         sink_server.shutdown()
