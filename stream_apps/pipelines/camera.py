@@ -384,9 +384,7 @@ class CameraPipeline:
             # run's start (deciding their silence, and this camera's, first), and the
             # run's first record starts this camera's own clock there.
             eng.input_clock[topic] = max(eng.input_clock.get(topic, float("-inf")), run[0][0])
-            eng.camera_clock[(topic, camera)] = run[0][0]
-            for ts_, off, _, _, rec in run:
-                out += self._accept(eng, partition, topic, rec, ts_, off)
+            out += self._feed_run(eng, partition, topic, camera, run)
         elif sum(len(r) for (t, _), r in eng.held_future.items() if t == topic) > MAX_HELD_FUTURE:
             oldest = min(
                 (k for k in eng.held_future if k[0] == topic),
@@ -405,6 +403,17 @@ class CameraPipeline:
             return self._frame(eng, record)
         return self._status(eng, record, offset)
 
+    def _feed_run(
+        self, eng: PartitionEngines, partition: int, topic: str, camera: str, run: list
+    ) -> list[Output]:
+        """Feed a held run in order; its first record starts the camera's own clock
+        there (a step from before the silence would not count)."""
+        eng.camera_clock[(topic, camera)] = run[0][0]
+        out: list[Output] = []
+        for ts, off, _, _, rec in run:
+            out += self._accept(eng, partition, topic, rec, ts, off)
+        return out
+
     def _recheck_held(self, eng: PartitionEngines, partition: int, topic: str) -> list[Output]:
         """A record within the clock came: the partition is not silent. Held runs on
         this input that are no longer ahead are fed; the rest are dead letters."""
@@ -412,9 +421,7 @@ class CameraPipeline:
         for k in [k for k in eng.held_future if k[0] == topic]:
             run = eng.held_future.pop(k)
             if self._future_reason(eng, topic, run[-1][0]) is None:
-                eng.camera_clock[k] = run[0][0]
-                for ts, off, _, _, rec in run:
-                    out += self._accept(eng, partition, topic, rec, ts, off)
+                out += self._feed_run(eng, partition, topic, k[1], run)
             else:
                 out += self._refuse(eng, partition, topic, run)
         return out
@@ -439,15 +446,7 @@ class CameraPipeline:
         return out
 
     def _future_reason(self, eng: PartitionEngines, topic: str, ts: float) -> str | None:
-        """Why a record is too far ahead of its input's clock, or None."""
-        try:
-            self._check_clock(eng, topic, ts)
-        except RecordError as exc:
-            return str(exc)
-        return None
-
-    def _check_clock(self, eng: PartitionEngines, topic: str, ts: float) -> None:
-        """A record more than MAX_FUTURE_S ahead of its input's clock goes to the DLQ.
+        """Why a record is more than MAX_FUTURE_S ahead of its input's clock, or None.
 
         The reference is the clock of the record's own input on the partition
         (its topic partition is read in order, so the verdict does not depend on
@@ -460,13 +459,14 @@ class CameraPipeline:
         own = eng.input_clock.get(topic, float("-inf"))
         fresh = own == float("-inf") and eng.watermark == float("-inf")
         if fresh and not self.live:
-            return
+            return None
         reference = self._wall_clock() if fresh else max(own, eng.watermark)
-        if ts > reference + MAX_FUTURE_S:
-            raise RecordError(
-                f"future timestamp: {ts:.3f} is {ts - reference:.0f} s ahead of the "
-                f"{'wall clock' if fresh else 'partition clock'} (limit {MAX_FUTURE_S:.0f} s)"
-            )
+        if ts <= reference + MAX_FUTURE_S:
+            return None
+        return (
+            f"future timestamp: {ts:.3f} is {ts - reference:.0f} s ahead of the "
+            f"{'wall clock' if fresh else 'partition clock'} (limit {MAX_FUTURE_S:.0f} s)"
+        )
 
     def _frame(self, eng: PartitionEngines, frame: FrameDetections) -> list[Output]:
         clock = eng.clock_of(TOPIC_DETECTIONS)
