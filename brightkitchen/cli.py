@@ -194,7 +194,9 @@ def replay(
     )
     from brightkitchen.replay import replay as run_replay
     from brightkitchen.runtime import PipelineError, PipelineRuntime
+    from stream_apps.shells.gc_policy import tune_for_throughput
 
+    tune_for_throughput()  # the sink thread of this process batches city-sized inputs
     settings = _settings()
     limit = MAX_RECORD_BYTES
     if not settings.embedded_broker:

@@ -67,6 +67,9 @@ def sink() -> None:
         quarantine=writer.quarantine,
         gate_detections=True,  # one sink per group: it reads every DLQ partition
     )
+    from stream_apps.shells.gc_policy import tune_for_throughput
+
+    tune_for_throughput()
     try:
         s.run()
     except KeyboardInterrupt:

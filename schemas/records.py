@@ -759,8 +759,11 @@ def decode_topic(topic: str, data: bytes | str) -> Record:
 
 def _check_frame(rec: FrameDetections) -> None:
     """Checks msgspec constraints cannot express."""
+    # JSON has no NaN or infinity, but a literal like 1e999 decodes to inf. The
+    # sum is finite when every value is (the per-value scan runs only when it is
+    # not, since a sum of huge finite values may overflow): one C call per frame.
     sig = rec.quality.signature if rec.quality is not None else ()
-    if not all(map(math.isfinite, sig)):
+    if not math.isfinite(sum(sig)) and not all(map(math.isfinite, sig)):
         raise RecordError("FrameDetections: quality.signature holds a non-finite value")
     for i, det in enumerate(rec.detections):
         x1, y1, x2, y2 = det.box

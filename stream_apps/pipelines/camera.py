@@ -17,6 +17,7 @@ import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any
 
 import msgspec
@@ -398,7 +399,10 @@ class CameraPipeline:
     ) -> list[Output]:
         eng.idle.discard(topic)
         eng.observe(topic, record.camera_id, ts)
-        self.dirty.setdefault(partition, set()).add(record.camera_id)
+        dirty = self.dirty.get(partition)
+        if dirty is None:
+            dirty = self.dirty[partition] = set()
+        dirty.add(record.camera_id)
         if topic == TOPIC_DETECTIONS:
             return self._frame(eng, record)
         return self._status(eng, record, offset)
@@ -456,8 +460,8 @@ class CameraPipeline:
         there. A replay's clock is event time only (a feed dated after today must give
         the events it will give then), so there the first record sets it unchecked.
         """
-        own = eng.input_clock.get(topic, float("-inf"))
-        fresh = own == float("-inf") and eng.watermark == float("-inf")
+        own = eng.input_clock.get(topic, -inf)
+        fresh = own == -inf and eng.watermark == -inf
         if fresh and not self.live:
             return None
         reference = self._wall_clock() if fresh else max(own, eng.watermark)

@@ -10,6 +10,7 @@ rules record by record; this module holds the state and the constants.
 from __future__ import annotations
 
 import heapq
+from math import inf
 from typing import Any
 
 from schemas.records import TOPIC_CAMERA_STATUS, TOPIC_DETECTIONS, CameraStatus
@@ -102,17 +103,13 @@ class PartitionEngines:
         # A camera's first record (or a jump) is not trusted: only a second one
         # within MAX_STEP_S of it moves the clock, so one far-future first
         # frame of a fresh partition cannot set the clock of the others.
-        if (
-            prev is not None
-            and ts - prev <= MAX_STEP_S
-            and ts > self.input_clock.get(topic, float("-inf"))
-        ):
+        if prev is not None and ts - prev <= MAX_STEP_S and ts > self.input_clock.get(topic, -inf):
             self.input_clock[topic] = ts
             if self.origin is None and topic == TOPIC_DETECTIONS:
                 self.origin = ts
 
     def clock_of(self, topic: str) -> float:
-        return self.input_clock.get(topic, float("-inf"))
+        return self.input_clock.get(topic, -inf)
 
     def effective_clock(self) -> float:
         """The watermark the engines may move to now (see the class doc)."""

@@ -69,6 +69,7 @@ from schemas.records import (
 from stream_apps.partition_reader import read_latest
 from stream_apps.pipelines.camera import CLOCK_TOPICS, STATE_TOPIC, CameraPipeline
 from stream_apps.pipelines.output import Output
+from stream_apps.shells.gc_policy import tune_for_throughput
 from stream_apps.shells.input_end import read_input_end
 
 if TYPE_CHECKING:  # the entry point loads Settings and hands it down
@@ -244,10 +245,18 @@ class CameraShell:
             last.setdefault(
                 (GROUP_TOPIC, partition), pipeline.expected_offset(GROUP_TOPIC, partition) - 1
             )
-        for partition in list(self.owned):
-            if now - self.last_checkpoint.get(partition, 0.0) >= s.checkpoint_interval_s:
-                outputs += pipeline.checkpoint(partition)
-                self.last_checkpoint[partition] = now
+        # At most one partition's checkpoint per batch, the most overdue: a city
+        # partition's checkpoint is tens of MB, and taking all at once stalls
+        # every camera for seconds (assignment staggers their due times).
+        due = [
+            (self.last_checkpoint.get(p, 0.0), p)
+            for p in self.owned
+            if now - self.last_checkpoint.get(p, 0.0) >= s.checkpoint_interval_s
+        ]
+        if due:
+            partition = min(due)[1]
+            outputs += pipeline.checkpoint(partition)
+            self.last_checkpoint[partition] = now
         if not last and not outputs:
             return 0
         self.produce(outputs)
@@ -393,10 +402,13 @@ class CameraShell:
         now = time.monotonic()
         if new:  # their state may predate acknowledgements: read the alerts again
             self._rewind_alerts_at = 0.0
-        for partition, state in zip(new, states, strict=True):
+        for i, (partition, state) in enumerate(zip(new, states, strict=True)):
             self.pipeline.restore(partition, state)
             self.owned.add(partition)
-            self.last_checkpoint[partition] = now
+            # Due times spread over one interval, so checkpoints do not come together.
+            self.last_checkpoint[partition] = now - self.settings.checkpoint_interval_s * (
+                i / len(new)
+            )
 
             def start(topic: str, p: int = partition) -> TopicPartition:
                 offset = self.pipeline.expected_offset(topic, p)
@@ -471,6 +483,7 @@ def main(settings: Settings) -> None:
     )
     shell = build(settings)
     start_http_server(settings.web_port, addr=settings.web_bind)
+    tune_for_throughput()
 
     def on_signal(signum, frame) -> None:
         shell.stop()
