@@ -122,6 +122,7 @@ class InspectionPlanEngine:
         self._per_year = dict(self.params.per_year)
         # operator -> {"name", "district", "station", "first", "cameras": {camera: active}}
         self._ops: dict[str, dict[str, Any]] = {}
+        self._owner: dict[str, str] = {}  # camera -> its operator in _ops (derived)
         self._grade: dict[str, list[Any]] = {}  # op -> [as_of, grade|None, colour|None, reason]
         self._insp: dict[str, list[list[Any]]] = {}  # op -> [[ts, kind, result, inspector]]
         self._key: dict[str, bool] = {}
@@ -247,6 +248,7 @@ class InspectionPlanEngine:
         self._now = inf_from_none(snapshot.get("now"))
         self._midnight = snapshot["midnight"]
         self._ops = {k: {**v, "cameras": dict(v["cameras"])} for k, v in snapshot["ops"].items()}
+        self._owner = {cam: op_id for op_id, op in self._ops.items() for cam in op["cameras"]}
         self._grade = {k: list(v) for k, v in snapshot["grade"].items()}
         self._insp = {k: [list(i) for i in v] for k, v in snapshot["insp"].items()}
         self._key = dict(snapshot["key"])
@@ -288,10 +290,12 @@ class InspectionPlanEngine:
             op = self._ops[e.operator_id] = {"first": first, "cameras": {}}
         op["name"], op["district"], op["station"] = e.operator_name, e.district, e.station
         op["cameras"][e.camera_id] = e.active
-        # A camera moving to another operator leaves the old one.
-        for other, o in self._ops.items():
-            if other != e.operator_id:
-                o["cameras"].pop(e.camera_id, None)
+        # A camera moving to another operator leaves the old one (looked up, not
+        # scanned: a city registers 100,000 cameras of tens of thousands of operators).
+        before = self._owner.get(e.camera_id)
+        if before is not None and before != e.operator_id:
+            self._ops[before]["cameras"].pop(e.camera_id, None)
+        self._owner[e.camera_id] = e.operator_id
 
     def _inspection(self, i: Inspection) -> list[Record]:
         rows = self._insp.setdefault(i.operator_id, [])

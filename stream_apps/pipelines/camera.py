@@ -144,10 +144,17 @@ class CameraPipeline:
         if eng is None:
             return []
         out = []
+        clocks = eng.camera_clock
         for camera_id in sorted(self.dirty.pop(partition, ())):
             state = {
                 "violations": eng.violations.snapshot_camera(camera_id),
                 "health": eng.health.snapshot_camera(camera_id) if eng.health else None,
+                # The camera's own clocks live with its state, not in the marker:
+                # a marker listing every camera outgrows the broker's message
+                # size at ~10,000 cameras per partition.
+                "clock": {
+                    t: clocks[(t, camera_id)] for t in CLOCK_TOPICS if (t, camera_id) in clocks
+                },
             }
             out.append(Output(STATE_TOPIC, camera_id, _json.encode(state), partition))
         offsets = dict(self.next_offsets.get(partition, {}))
@@ -167,7 +174,6 @@ class CameraPipeline:
             "offsets": offsets,
             "input_clock": dict(eng.input_clock),
             "origin": eng.origin,
-            "camera_clock": [[t, c, ts] for (t, c), ts in sorted(eng.camera_clock.items())],
         }
         out.append(Output(STATE_TOPIC, MARKER_KEY, _json.encode(marker), partition))
         return out
@@ -195,7 +201,11 @@ class CameraPipeline:
         eng.watermark = inf_from_none(marker["watermark"])
         eng.input_clock = dict(marker.get("input_clock") or {})
         eng.origin = marker.get("origin")
+        # Checkpoints before the clocks moved into the camera records kept them here.
         eng.camera_clock = {(t, c): ts for t, c, ts in marker.get("camera_clock") or ()}
+        for camera_id, state in entries.items():
+            for t, ts in (state.get("clock") or {}).items():
+                eng.camera_clock[(t, camera_id)] = ts
         self.covered[partition] = dict(marker["offsets"])
         self.next_offsets[partition] = dict(marker["offsets"])
         return dict(marker["offsets"])

@@ -187,3 +187,26 @@ def test_a_camera_whose_clock_runs_hours_ahead_is_refused_beside_a_sparse_one():
     # every frame of cam-x but those held at the end is a dead letter (the shell
     # dead-letters those when the input ends: flush_held_future)
     assert dlq >= 30 * (len(sparse) - 3)
+
+
+def test_a_city_partitions_checkpoint_fits_the_broker_and_restores_every_cameras_clock():
+    """A checkpoint's marker once listed every camera's clock: at 25,000 cameras
+    per partition (100,000 on four) it was over 1 MB, the broker refused it and
+    the camera worker crashed. Each camera's clocks now travel with its state."""
+    cameras = [f"cam-{i:05d}" for i in range(25_000)]
+    pipeline = CameraPipeline(health_factory=None)
+    offset = 0
+    for step in range(2):
+        for cam in cameras:
+            value = dumps(frame(cam, T0 + step, step))
+            pipeline.handle(TOPIC_DETECTIONS, P, offset, cam.encode(), value)
+            offset += 1
+    pipeline.advance(P)
+    records = pipeline.checkpoint(P)
+    assert len(records) == len(cameras) + 1
+    assert max(len(r.value) for r in records) < 1_000_000 - 1024  # librdkafka's default
+    restored = CameraPipeline(health_factory=None)
+    restored.restore(P, {r.key: r.value for r in records})
+    before = pipeline.partitions[P].camera_clock
+    after = restored.partitions[P].camera_clock
+    assert after == before and len(after) == len(cameras)
