@@ -3,7 +3,7 @@
 CPython's cyclic collector walks every tracked object of the oldest generation
 on a full collection. A camera stage holding a city's cameras has millions of
 tracked objects (reorder buffers, hits, decoded frames): with the default
-thresholds (700, 10, 10), full collections took 47 % of the time of the camera
+thresholds (700, 10, 10), full collections took 34-47 % of the time of the camera
 pipeline at 100,000 cameras, and 0 % at 40 (bench/RESULTS.md, "Garbage
 collection at city scale"). The engines' state is plain data that reference
 counting frees; collections are made rarer, not disabled, so memory held by a
