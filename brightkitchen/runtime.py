@@ -203,12 +203,12 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         )
         if created:
             self.log(f"created {len(created)} topics with {s.partitions} partitions")
+        if self.start_worker:  # they never touch the store: they boot while it migrates
+            for name in STREAM_APPS:
+                self.workers[name] = self._spawn_worker(name)
         self.client = store.connect(s)
         applied = migrate(self.client)
         self.log(f"{store.describe(s)}: {len(applied)} migrations applied")
-        if self.start_worker:
-            for name in STREAM_APPS:
-                self.workers[name] = self._spawn_worker(name)
         writer = StoreWriter(self.client)
         self.sink = Sink(
             self.kafka_config(group=f"{s.app_id}-sink-{self.run_id}", consumer=True),
