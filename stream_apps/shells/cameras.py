@@ -248,15 +248,11 @@ class CameraShell:
         # At most one partition's checkpoint per batch, the most overdue: a city
         # partition's checkpoint is tens of MB, and taking all at once stalls
         # every camera for seconds (assignment staggers their due times).
-        due = [
-            (self.last_checkpoint.get(p, 0.0), p)
-            for p in self.owned
-            if now - self.last_checkpoint.get(p, 0.0) >= s.checkpoint_interval_s
-        ]
-        if due:
-            partition = min(due)[1]
-            outputs += pipeline.checkpoint(partition)
-            self.last_checkpoint[partition] = now
+        taken = self.last_checkpoint
+        oldest = min(self.owned, key=lambda p: (taken.get(p, 0.0), p), default=None)
+        if oldest is not None and now - taken.get(oldest, 0.0) >= s.checkpoint_interval_s:
+            outputs += pipeline.checkpoint(oldest)
+            taken[oldest] = now
         if not last and not outputs:
             return 0
         self.produce(outputs)

@@ -62,18 +62,20 @@ def metric_names_read() -> set[str]:
     return names
 
 
-def served(port: int) -> set[str]:
+def metrics_text(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return sample_names(r.read().decode())
+        return r.read().decode()
+
+
+def served(port: int) -> set[str]:
+    return sample_names(metrics_text(port))
 
 
 def open_breach_kinds(port: int) -> set[str]:
     """Breach kinds a role's own /metrics reports open (bk_sla_breaches_open > 0)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
     return {
         s.labels["kind"]
-        for f in text_string_to_metric_families(text)
+        for f in text_string_to_metric_families(metrics_text(port))
         for s in f.samples
         if s.name == "bk_sla_breaches_open" and s.value > 0
     }
