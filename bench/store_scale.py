@@ -1,6 +1,6 @@
 """The store at city scale: a year of a 10,000-camera city, every board panel query timed.
 
-    python -m bench.store_scale [--cameras 10000] [--days 365] [--detections 30000000]
+    python -m bench.store_scale [--cameras 10000] [--days 365] [--detections 864000000]
                                 [--runs 5] [--store DIR] [--keep] [--record]
 
 1. Fills an embedded store (chdb) migrated to the current design with a year
@@ -13,8 +13,10 @@
    the city (``u`` uniform), so a few kitchens produce most of them. The last
    two days also hold the superseded `open` version of each violation and
    camera event, so FINAL has duplicates to collapse where live data has them.
-   The materialized views of migrations 0232-0238 fill the current-state
-   tables as the rows go in; the fill ends with the store writer's compaction
+   The materialized views of migrations 0232-0238 and 0240 fill the
+   current-state tables and the per-minute rollup of detections as the rows
+   go in (a city-day of frames, the default, takes minutes: each of its
+   statements is logged); the fill ends with the store writer's compaction
    (``compact_current_state``: the tombstones of closed episodes and resolved
    alerts go, as they do every few minutes in a running sink). To measure a
    store filled before those migrations, fill it with the older code, run
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from brightkitchen.boards import QueryContext, expand_query, is_clickhouse, load_dashboard
+from brightkitchen.boards.macros import with_min_interval
 
 BOARDS = ("bk-city", "bk-cameras", "bk-operators", "bk-sla")
 RANGES = {"6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -61,7 +64,7 @@ class Scale:
     camera_events_per_camera_day: float = 1.0
     alerts_per_camera_day: float = 1.5
     breach_share: float = 0.15
-    detections: int = 30_000_000
+    detections: int = 864_000_000  # a city-day: 10,000 cameras at 1 fps
 
     @property
     def kitchens(self) -> int:
@@ -261,9 +264,20 @@ def fill_statements(scale: Scale, end: str = END) -> Iterator[tuple[str, str]]:
 
     fps = c.detections / (c.cameras * 86400)
     step_ms = max(1, int(1000 / fps)) if fps else 1000
-    yield (
-        "detections",
-        f"""
+    chunk = DETECTIONS_PER_STATEMENT - DETECTIONS_PER_STATEMENT % max(1, c.cameras)
+    for start in range(0, c.detections, chunk):
+        count = min(chunk, c.detections - start)
+        yield "detections", _detections_sql(c, end_ms, step_ms, start, count)
+
+
+DETECTIONS_PER_STATEMENT = 50_000_000
+"""A city-day of frames goes in as 18 statements, each logged (minutes in all)."""
+
+
+def _detections_sql(c: Scale, end_ms: int, step_ms: int, start: int, count: int) -> str:
+    """Rows `start` .. `start + count` of the raw detections: frame `n // cameras` of
+    camera `n % cameras`, so the statements together are the one fill."""
+    return f"""
         INSERT INTO bk.detections (camera_id, frame_ts, seq, worker_id, model, width, height,
             brightness, sharpness, cls, score, box)
         WITH number % {c.cameras} AS cam, intDiv(number, {c.cameras}) AS frame,
@@ -277,9 +291,8 @@ def fill_statements(scale: Scale, end: str = END) -> Iterator[tuple[str, str]]:
                arraySlice(['person', 'no_hat'], 1, n)::Array(LowCardinality(String)),
                arrayResize([]::Array(Float32), n, toFloat32(0.8)),
                arrayResize([]::Array(Array(Float32)), n, [0.1, 0.2, 0.3, 0.4]::Array(Float32))
-        FROM numbers({c.detections})
-        SETTINGS optimize_on_insert = 0""",
-    )
+        FROM numbers({start}, {count})
+        SETTINGS optimize_on_insert = 0"""
 
 
 def fill(client: Any, scale: Scale, end: str = END, log: Any = print) -> dict[str, float]:
@@ -305,6 +318,7 @@ class PanelQuery:
     title: str
     ref: str
     sql: str  # the panel's rawSql, macros unexpanded
+    min_interval: str | None = None  # the panel's "Min interval" (`interval`)
 
 
 def panel_queries(boards: tuple[str, ...] = BOARDS) -> list[PanelQuery]:
@@ -316,7 +330,7 @@ def panel_queries(boards: tuple[str, ...] = BOARDS) -> list[PanelQuery]:
             if not is_clickhouse(p):
                 continue
             for t in p["targets"]:
-                out.append(PanelQuery(uid, p["title"], t["refId"], t["rawSql"]))
+                out.append(PanelQuery(uid, p["title"], t["refId"], t["rawSql"], p.get("interval")))
     return out
 
 
@@ -382,7 +396,8 @@ def time_queries(
             span = RANGES[rname]
             for sname in scopes:
                 d, s = places[sname]
-                sql = expand_query(q.sql, context(client, end_ts, span, d, s))
+                ctx = with_min_interval(context(client, end_ts, span, d, s), q.min_interval)
+                sql = expand_query(q.sql, ctx)
                 times, read = [], 0
                 for _ in range(runs):
                     before = selected_rows(client)
@@ -467,7 +482,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cameras", type=int, default=10_000)
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--detections", type=int, default=30_000_000)
+    ap.add_argument("--detections", type=int, default=Scale.detections)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ranges", default="6h,24h,7d,30d", help="comma-separated subset")
     ap.add_argument("--scopes", default="all,district,station", help="comma-separated subset")

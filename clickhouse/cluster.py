@@ -86,6 +86,9 @@ SHARDING_KEYS: dict[str, str] = {
     "alerts_resolutions": "cityHash64(alert_id)",
     "sla_breaches_open": "cityHash64(alert_id)",  # with its alert's tombstones
     "operator_rates_latest": "cityHash64(operator_id)",
+    # per-minute rollup of detections (0240): a place's minutes on one shard;
+    # its states merge wherever they land, so any fixed key is correct
+    "detections_minute": "cityHash64(level, district, station)",
 }
 
 

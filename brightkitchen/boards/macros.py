@@ -7,7 +7,7 @@ syntax the dashboards use; the dashboard tests run every query through it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +143,28 @@ def _macros(ctx: QueryContext) -> dict[str, Any]:
         "toTime": f"toDateTime({t})",
         "interval_s": str(n),
     }
+
+
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def with_min_interval(ctx: QueryContext, min_interval: str | None) -> QueryContext:
+    """`ctx` for a panel with Grafana's "Min interval" (the panel's `interval`,
+    e.g. "1m"): the interval is at least it, rounded up to a multiple of it, so
+    that a panel reading a per-minute rollup gets whole minutes per bucket.
+    Grafana's own rounding ("nice" intervals: 1m, 2m, 5m, ...) gives multiples
+    of a minute too."""
+    if not min_interval:
+        return ctx
+    m = _DURATION.match(min_interval.strip())
+    if m is None:
+        raise MacroError(f"unsupported panel interval {min_interval!r} (e.g. 30s, 1m, 1h)")
+    floor = int(m.group(1)) * _UNIT_S[m.group(2)]
+    if floor <= 0:
+        return ctx
+    n = max(1, int(ctx.interval_s))
+    return replace(ctx, interval_s=-(-n // floor) * floor)
 
 
 _MACRO = re.compile(r"\$__(\w+)")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grafana
-from brightkitchen.boards.macros import ALL, QueryContext, expand_query
+from brightkitchen.boards.macros import ALL, QueryContext, expand_query, with_min_interval
 
 GRAFANA_DIR = Path(grafana.__file__).resolve().parent
 """grafana/ of the source checkout, or the installed package data (pip install .)."""
@@ -105,7 +105,7 @@ def run_panel(client: Any, panel: Mapping[str, Any], ctx: QueryContext) -> Panel
     result = PanelResult(dict(panel))
     target = panel["targets"][0]
     try:
-        result.sql = expand_query(target["rawSql"], ctx)
+        result.sql = expand_query(target["rawSql"], with_min_interval(ctx, panel.get("interval")))
         result.columns, result.rows = run_query(client, result.sql)
     except Exception as exc:  # shown in the preview, never fatal
         result.error = f"{type(exc).__name__}: {exc}"

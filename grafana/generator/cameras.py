@@ -7,6 +7,7 @@ from typing import Any
 from grafana.generator.city import coverage_sql
 from grafana.generator.common import (
     CAMERA_EVENT_KINDS,
+    DETECTIONS_MINUTE_SCOPE,
     Layout,
     area_variables,
     camera_scope,
@@ -68,10 +69,10 @@ def build(city: str) -> dict[str, Any]:
                 [
                     sql_target(
                         f"""
-                        SELECT $__timeInterval(frame_ts) AS time,
-                               count() / $__interval_s AS frames_per_s
-                        FROM bk.detections
-                        WHERE $__timeFilter(frame_ts) AND {scope}
+                        SELECT $__timeInterval(minute) AS time,
+                               sum(frames) / $__interval_s AS frames_per_s
+                        FROM bk.detections_minute
+                        WHERE {DETECTIONS_MINUTE_SCOPE} AND $__timeFilter(minute)
                         GROUP BY time
                         ORDER BY time
                         """,
@@ -79,9 +80,10 @@ def build(city: str) -> dict[str, Any]:
                     )
                 ],
                 columns=["time", "frames_per_s"],
-                description="Raw frames stored (7-day retention): a drop is a worker or "
-                "network problem before the stream apps.",
+                description="Raw frames stored (7-day retention), per minute: a drop is a "
+                "worker or network problem before the stream apps.",
                 unit="fps",
+                min_interval="1m",
             ),
             12,
             8,
@@ -93,11 +95,11 @@ def build(city: str) -> dict[str, Any]:
                 [
                     sql_target(
                         f"""
-                        SELECT $__timeInterval(frame_ts) AS time,
-                               quantile(0.5)(brightness) AS brightness,
-                               quantile(0.5)(sharpness) AS sharpness
-                        FROM bk.detections
-                        WHERE $__timeFilter(frame_ts) AND {scope}
+                        SELECT $__timeInterval(minute) AS time,
+                               quantileMerge(0.5)(brightness) AS brightness,
+                               quantileMerge(0.5)(sharpness) AS sharpness
+                        FROM bk.detections_minute
+                        WHERE {DETECTIONS_MINUTE_SCOPE} AND $__timeFilter(minute)
                         GROUP BY time
                         ORDER BY time
                         """,
@@ -105,6 +107,7 @@ def build(city: str) -> dict[str, Any]:
                     )
                 ],
                 columns=["time", "brightness", "sharpness"],
+                min_interval="1m",
                 overrides=[
                     {
                         "matcher": {"id": "byName", "options": "sharpness"},

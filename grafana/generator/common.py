@@ -28,6 +28,14 @@ GRADE_COLOURS = {"A": "green", "B": "yellow", "C": "orange", "D": "red"}
 DISTRICT_FILTER = "$__conditionalAll(district IN (${district:singlequote}), $district)"
 STATION_FILTER = "$__conditionalAll(station IN (${station:singlequote}), $station)"
 AREA_FILTER = f"{DISTRICT_FILTER} AND {STATION_FILTER}"
+# bk.detections_minute (0240) holds every minute at three levels; read the one
+# the variables select (`$__conditionalAll(0, $v)` is 1=1 at "All", else 0),
+# so that no frame is counted twice, then filter its places.
+DETECTIONS_MINUTE_SCOPE = (
+    "level = multiIf(NOT ($__conditionalAll(0, $station)), 'station',"
+    " NOT ($__conditionalAll(0, $district)), 'district', 'city')"
+    f" AND {AREA_FILTER}"
+)
 
 
 def camera_scope(column: str = "camera_id") -> str:
@@ -104,10 +112,13 @@ def panel(
     thresholds: list[tuple[float | None, str]] | None = None,
     mappings: list[dict[str, Any]] | None = None,
     transformations: list[dict[str, Any]] | None = None,
+    min_interval: str | None = None,
 ) -> dict[str, Any]:
     """One panel. `columns` are the result columns the panel reads, in order (a
     dict by refId when it has several queries); they are recorded in the panel's
-    `bkColumns` field, which Grafana ignores and the tests check."""
+    `bkColumns` field, which Grafana ignores and the tests check. `min_interval`
+    is Grafana's "Min interval" (`interval`): the finest `$__interval` of a panel
+    that reads a rollup."""
     defaults: dict[str, Any] = {"custom": custom or {}}
     if unit:
         defaults["unit"] = unit
@@ -129,6 +140,8 @@ def panel(
     }
     if transformations:
         out["transformations"] = transformations
+    if min_interval:
+        out["interval"] = min_interval
     if columns is not None:
         out["bkColumns"] = columns if isinstance(columns, dict) else {"A": columns}
     return out

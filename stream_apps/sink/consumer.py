@@ -191,7 +191,11 @@ class Sink:
         self._assigned: set[tuple[str, int]] = set()
         self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.stats = SinkStats()
-        self._batches: dict[str, _Batch] = {t: _Batch() for t in self.topics}
+        # The registry first: bk.detections_minute (0240) places each frame at its
+        # camera's station as bk.cameras has it when the frame is inserted.
+        self._batches: dict[str, _Batch] = {
+            t: _Batch() for t in sorted(self.topics, key=lambda t: t != TOPIC_REGISTRY)
+        }
         self._stop = threading.Event()
         self._lock = threading.Lock()
         # Gate of raw detections: frames held per partition until the camera app
@@ -248,10 +252,13 @@ class Sink:
             self._route(msg.topic(), msg.partition(), msg.offset(), msg.value(), now)
         if self.gate:
             self._release_frames(now)
+        registry = self._batches.get(TOPIC_REGISTRY)
         for topic, batch in self._batches.items():
             if not batch.offsets or now < batch.retry_at:
                 continue
             if len(batch.records) >= self.batch_rows or now - batch.oldest >= max_age or not msgs:
+                if topic == TOPIC_DETECTIONS and registry is not None and registry.offsets:
+                    self._flush_topic(TOPIC_REGISTRY, registry)  # cameras before their frames
                 self._flush_topic(topic, batch)
 
     def _route(self, topic: str, partition: int, offset: int, value: bytes | None, now: float):

@@ -1,9 +1,10 @@
 # ruff: noqa: E501
-"""The board and alert-rule SQL as it stood before the current-state tables (0230-0238).
+"""The board and alert-rule SQL as it stood before the current-state tables (0230-0240).
 
 Kept verbatim from the committed grafana/dashboards/*.json and
 grafana/provisioning/alerting/rules.yaml of main before issue 20's rewrite (commit
-1086ffe), so the tests run it beside the rewritten queries on the same store and
+1086ffe; the two raw-detection panels as they stood before bk.detections_minute,
+migration 0240), so the tests run it beside the rewritten queries on the same store and
 require the same rows (tests/unit/test_current_state.py, test_store_design.py).
 """
 
@@ -230,6 +231,24 @@ SELECT $__timeInterval(resolved_at) AS time, count() AS resolved
 FROM bk.alerts FINAL
 WHERE resolved_at IS NOT NULL AND $__timeFilter(resolved_at)
     AND $__conditionalAll(district IN (${district:singlequote}), $district) AND $__conditionalAll(station IN (${station:singlequote}), $station)
+GROUP BY time
+ORDER BY time
+""",
+    # raw-detection panels before bk.detections_minute (0240)
+    ("bk-cameras", "Frames analysed per second", "A"): """\
+SELECT $__timeInterval(frame_ts) AS time,
+       count() / $__interval_s AS frames_per_s
+FROM bk.detections
+WHERE $__timeFilter(frame_ts) AND $__conditionalAll(camera_id IN (SELECT camera_id FROM bk.cameras FINAL WHERE district IN (${district:singlequote})), $district) AND $__conditionalAll(camera_id IN (SELECT camera_id FROM bk.cameras FINAL WHERE station IN (${station:singlequote})), $station)
+GROUP BY time
+ORDER BY time
+""",
+    ("bk-cameras", "Picture quality (median)", "A"): """\
+SELECT $__timeInterval(frame_ts) AS time,
+       quantile(0.5)(brightness) AS brightness,
+       quantile(0.5)(sharpness) AS sharpness
+FROM bk.detections
+WHERE $__timeFilter(frame_ts) AND $__conditionalAll(camera_id IN (SELECT camera_id FROM bk.cameras FINAL WHERE district IN (${district:singlequote})), $district) AND $__conditionalAll(camera_id IN (SELECT camera_id FROM bk.cameras FINAL WHERE station IN (${station:singlequote})), $station)
 GROUP BY time
 ORDER BY time
 """,

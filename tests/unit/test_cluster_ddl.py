@@ -104,11 +104,15 @@ def test_every_rendered_ddl_statement_runs_on_the_cluster():
 
 def test_a_copy_runs_shard_by_shard_through_the_distributed_tables():
     copies = [s for s in rendered() if is_copy(s)]
-    assert len(copies) == 11  # 0180, 0181, 0230, 0231 and the backfills of 0232-0238
+    assert len(copies) == 14  # 0180, 0181, 0230, 0231, the backfills of 0232-0238, 0240 (3)
     for statement in copies:
         target = re.match(r"INSERT INTO bk\.(\w+)", statement).group(1)
         if target == "sla_breaches_open":  # shards by alert, its source by breach
             assert "parallel_distributed_insert_select = 0" in statement
+        elif target == "detections_minute":  # shards by place, its source by camera
+            assert "parallel_distributed_insert_select = 0" in statement
+            if "JOIN" in statement:  # detections with their cameras: both shard by camera
+                assert "distributed_product_mode = 'local'" in statement
         else:
             assert "parallel_distributed_insert_select = 2" in statement, target
 
@@ -127,12 +131,14 @@ def test_views_read_and_write_the_local_tables_of_their_node():
     assert set(v) >= {
         "violations_closed_view", "violations_open_mv", "camera_events_open_mv",
         "alerts_open_mv", "sla_breaches_open_mv", "sla_breaches_resolved_mv",
-        "operator_rates_latest_mv",
+        "operator_rates_latest_mv", "detections_minute_city_mv",
+        "detections_minute_district_mv", "detections_minute_station_mv",
     }  # fmt: skip
     for name, statement in v.items():
         assert f"ON CLUSTER '{CLUSTER}'" in statement
         names = set(re.findall(r"\bbk\.(\w+)", statement)) - {name}
-        assert all(n.endswith(("_local", "_view")) or n == "sla_breaches_open" for n in names), (
+        distributed = {"sla_breaches_open", "detections_minute"}  # targets sharded otherwise
+        assert all(n.endswith(("_local", "_view")) or n in distributed for n in names), (
             name, names,
         )  # fmt: skip
     guard = v["violations_open_mv"]
@@ -146,6 +152,11 @@ def test_a_view_writes_through_the_distributed_table_when_its_target_shards_othe
     # breaches shard by breach_id, their open table by alert_id (with the alerts' tombstones)
     assert " TO bk.sla_breaches_open AS " in v["sla_breaches_open_mv"]
     assert " TO bk.sla_breaches_open_local AS " in v["sla_breaches_resolved_mv"]
+    # a node's frames, with the cameras of its own shard, into the rollup sharded by place
+    station = v["detections_minute_station_mv"]
+    assert " TO bk.detections_minute AS " in station
+    assert "FROM bk.detections_local AS d" in station
+    assert "FROM bk.cameras_local FINAL" in station
     with pytest.raises(ClusterRenderError):
         render_statement("CREATE MATERIALIZED VIEW bk.m TO bk.unknown AS SELECT a FROM bk.alerts")
 
