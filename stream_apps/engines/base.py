@@ -39,11 +39,15 @@ class Engine(Protocol):
     def restore(self, snapshot: dict[str, Any]) -> None: ...
 
 
-def check_snapshot_version(engine: str, version: Any, supported: int, app: str) -> None:
-    """Refuse a snapshot ``version`` other than the one ``engine`` reads (a ValueError
-    naming both, and what to do: start the ``app`` app without the old checkpoint)."""
-    if version != supported:
+def check_snapshot_version(
+    engine: str, version: Any, supported: int, app: str, also: tuple[int, ...] = ()
+) -> None:
+    """Refuse a snapshot ``version`` other than the one ``engine`` writes
+    (``supported``) and the older ones it still reads (``also``): a ValueError
+    naming them, and what to do: start the ``app`` app without the old checkpoint."""
+    if version != supported and version not in also:
+        readable = ", ".join(str(v) for v in (*also, supported))
         raise ValueError(
             f"{engine} snapshot version {version!r}: this engine reads version "
-            f"{supported} only; start the {app} app without the old checkpoint"
+            f"{readable} only; start the {app} app without the old checkpoint"
         )

@@ -70,3 +70,22 @@ def test_a_multi_value_variable_without_a_format_is_refused():
 def test_an_unknown_macro_is_refused():
     with pytest.raises(MacroError, match="unknown macro"):
         expand_query("$__unixEpochFilter(t)", CTX)
+
+
+def test_a_panel_min_interval_rounds_the_interval_up_to_whole_multiples():
+    from brightkitchen.boards.macros import with_min_interval
+
+    assert with_min_interval(CTX, "1m").interval_s == 60  # 30 s -> the floor
+    assert with_min_interval(CTX, None).interval_s == 30
+    wide = QueryContext(time_from=0, time_to=86400, interval_s=720)
+    assert with_min_interval(wide, "1m").interval_s == 720  # already whole minutes
+    assert with_min_interval(QueryContext(0, 1, interval_s=90), "1m").interval_s == 120
+    assert with_min_interval(QueryContext(0, 1, interval_s=90), "1h").interval_s == 3600
+    with pytest.raises(MacroError, match="1 minute"):
+        with_min_interval(CTX, "1 minute")
+
+
+def test_conditional_all_of_a_constant_tells_whether_all_is_selected():
+    # the rollup panels pick their level this way (bk.detections_minute)
+    sql = "NOT ($__conditionalAll(0, $station)), NOT ($__conditionalAll(0, $district))"
+    assert expand_query(sql, CTX) == "NOT (1=1), NOT (0)"

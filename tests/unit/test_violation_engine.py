@@ -318,6 +318,45 @@ def test_a_frozen_picture_with_a_confident_false_positive_is_one_observation():
     ]
 
 
+def test_a_frozen_run_split_by_a_checkpoint_is_still_one_observation():
+    """Checkpoints carry a digest of each quality block's signature, not its 64
+    values: a restored engine still sees the stuck picture as the same one, both
+    in its reorder buffer and as the last picture processed."""
+    live = [frame(t) for t in range(100)]
+    stuck = frame(100, ["smoking", "no_hat"], score=0.95, box=moving(100))
+    frozen = [msgspec.structs.replace(stuck, frame_ts=T0 + t, seq=t) for t in range(100, 400)]
+    whole = ViolationEngine()
+    expected = run(whole, live + frozen, until=600)
+    for cut in (102, 250):  # the stuck picture in the buffer only / also the last processed
+        first = ViolationEngine()
+        run(first, (live + frozen)[:cut])
+        state = json.loads(json.dumps(first.snapshot_camera("cam-1")))
+        assert '"signature":' not in json.dumps(state)  # digests, not 64 values
+        restored = ViolationEngine()
+        restored.restore_camera("cam-1", state)
+        assert run(restored, (live + frozen)[cut:], until=600) == expected == []
+        assert first.counters.repeated_frames + restored.counters.repeated_frames == 299
+
+
+def test_a_version_2_snapshot_with_whole_quality_blocks_is_still_read():
+    engine = ViolationEngine()
+    frames = stream(60, lambda t: t > 10)
+    before = run(engine, frames[:30])
+    cam = json.loads(json.dumps(engine.snapshot_camera("cam-1")))
+    old = frames[29].quality  # what version 2 wrote: the whole block
+    cam["version"] = 2
+    cam["last_picture"] = msgspec.to_builtins(old)
+    for p in cam["buffer"]["pending"]:
+        ts = p["ts"] - T0
+        p["payload"]["quality"] = msgspec.to_builtins(frames[int(ts)].quality)
+    restored = ViolationEngine()
+    restored.restore_camera("cam-1", cam)
+    assert before + run(restored, frames[30:], until=200) == run(
+        ViolationEngine(), frames, until=200
+    )
+    assert isinstance(restored._cameras["cam-1"].last_picture, Quality)  # not a digest yet
+
+
 @pytest.mark.parametrize(
     ("cls", "rates"),
     [

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -88,9 +90,39 @@ class _Track:
         return t
 
 
-# What waits in the reorder buffer: the detections and a key of the frame's
-# quality block (equal blocks: the same picture again).
-_Payload = tuple[list[Detection], Quality | None, str | None]  # detections, quality, snapshot
+class _Picture:
+    """A quality block restored from a checkpoint: brightness, sharpness and a
+    digest of the signature, all the engine compares (the same picture again).
+    Checkpoints carry this instead of the 64 signature values (~1.3 KB a frame)."""
+
+    __slots__ = ("brightness", "sharpness", "digest")
+
+    def __init__(self, brightness: float, sharpness: float, digest: str) -> None:
+        self.brightness = brightness
+        self.sharpness = sharpness
+        self.digest = digest
+
+
+def _signature_digest(signature: list[float]) -> str:
+    packed = struct.pack(f"<{len(signature)}d", *signature)
+    return hashlib.blake2b(packed, digest_size=16).hexdigest()
+
+
+def _digest_of(picture: Quality | _Picture) -> str:
+    return picture.digest if isinstance(picture, _Picture) else _signature_digest(picture.signature)
+
+
+def _same_picture(a: Quality | _Picture, b: Quality | _Picture) -> bool:
+    if a.sharpness != b.sharpness or a.brightness != b.brightness:
+        return False
+    if isinstance(a, Quality) and isinstance(b, Quality):
+        return a.signature == b.signature
+    return _digest_of(a) == _digest_of(b)  # one side restored from a checkpoint
+
+
+# What waits in the reorder buffer: the detections and the frame's quality
+# block, compared with the previous frame's (equal blocks: the same picture again).
+_Payload = tuple[list[Detection], Quality | _Picture | None, str | None]  # + snapshot URI
 
 
 class _Camera:
@@ -100,7 +132,7 @@ class _Camera:
 
     def __init__(self) -> None:
         self.buf: ReorderBuffer[_Payload] = ReorderBuffer()
-        self.last_picture: Quality | None = None
+        self.last_picture: Quality | _Picture | None = None
         self.tracks: dict[str, _Track] = {}
 
 
@@ -252,9 +284,7 @@ class ViolationEngine:
         return {
             "version": SNAPSHOT_VERSION,
             "buffer": cam.buf.to_dict(_encode_payload),
-            "last_picture": None
-            if cam.last_picture is None
-            else msgspec.to_builtins(cam.last_picture),
+            "last_picture": _encode_picture(cam.last_picture),
             "tracks": {cls: tr.to_dict() for cls, tr in cam.tracks.items()},
             "operator_id": self._operator.get(camera_id),
         }
@@ -271,8 +301,7 @@ class ViolationEngine:
             return
         cam = _Camera()
         cam.buf = ReorderBuffer.from_dict(c["buffer"], _decode_payload)
-        lp = c["last_picture"]
-        cam.last_picture = None if lp is None else msgspec.convert(lp, Quality)
+        cam.last_picture = _decode_picture(c["last_picture"])
         cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
         self._cameras[camera_id] = cam
 
@@ -296,12 +325,7 @@ class ViolationEngine:
         detections, picture, self._snap = payload
         if self._repeats and picture is not None:  # stock payloads carry no quality
             last = cam.last_picture
-            if (
-                last is not None
-                and picture.sharpness == last.sharpness
-                and picture.brightness == last.brightness
-                and picture.signature == last.signature
-            ):
+            if last is not None and _same_picture(picture, last):
                 # The same picture again: one observation, already counted.
                 if detections:
                     self.counters.repeated_frames += 1
@@ -443,19 +467,39 @@ class ViolationEngine:
         )
 
 
-SNAPSHOT_VERSION = 2
-"""Version of what ``snapshot``/``snapshot_camera`` write (named fields throughout)."""
+SNAPSHOT_VERSION = 3
+"""Version of what ``snapshot``/``snapshot_camera`` write (named fields throughout).
+3: quality blocks as brightness, sharpness and a signature digest; 2 (still
+read): the whole block."""
 _NO_DETECTIONS: list[Detection] = []
 
 
 def _check_version(version: Any) -> None:
-    check_snapshot_version("violation engine", version, SNAPSHOT_VERSION, "camera")
+    check_snapshot_version("violation engine", version, SNAPSHOT_VERSION, "camera", also=(2,))
+
+
+def _encode_picture(picture: Quality | _Picture | None) -> dict[str, Any] | None:
+    if picture is None:
+        return None
+    return {
+        "brightness": picture.brightness,
+        "sharpness": picture.sharpness,
+        "signature_digest": _digest_of(picture),
+    }
+
+
+def _decode_picture(d: dict[str, Any] | None) -> Quality | _Picture | None:
+    if d is None:
+        return None
+    if "signature_digest" in d:
+        return _Picture(d["brightness"], d["sharpness"], d["signature_digest"])
+    return msgspec.convert(d, Quality)  # version 2: the whole block
 
 
 def _encode_payload(payload: _Payload) -> dict[str, Any]:
     return {
         "detections": msgspec.to_builtins(payload[0]),
-        "quality": msgspec.to_builtins(payload[1]),
+        "quality": _encode_picture(payload[1]),
         "snapshot": payload[2],
     }
 
@@ -463,6 +507,6 @@ def _encode_payload(payload: _Payload) -> dict[str, Any]:
 def _decode_payload(d: dict[str, Any]) -> _Payload:
     return (
         msgspec.convert(d["detections"], list[Detection]),
-        msgspec.convert(d["quality"], Quality | None),
+        _decode_picture(d["quality"]),
         d.get("snapshot"),
     )
