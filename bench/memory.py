@@ -66,8 +66,9 @@ def feed_fleet(cameras: int, frames: int) -> tuple[CameraHealthEngine, Violation
             sig = [x + rng.gauss(0, 0.003) for x in base]
             dets = [Detection("no_hat", 0.8, (0.1, 0.1, 0.2, 0.3))] if i % 2 else []
             frame = FrameDetections(
-                1, cam, ts, i, "w-1", "m", 1280, 720, Quality(0.5, 300.0, sig), dets
-            )
+                v=1, camera_id=cam, frame_ts=ts, seq=i, worker_id="w-1", model="m", width=1280,
+                height=720, quality=Quality(0.5, 300.0, sig), detections=dets,
+            )  # fmt: skip
             health.feed(frame)
             violations.feed(frame)
     return health, violations
