@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -178,6 +179,10 @@ class ViolationEngine:
         self._suppressed_by = suppressed_by
         self._repeats = self.params.repeated_frames_are_one
         self._cameras: dict[str, _Camera] = {}
+        # No camera needs advance() before this event time (a lower bound: a
+        # camera's next action only moves later as its frames come in), so a
+        # watermark step that reaches no deadline costs nothing at 10^5 cameras.
+        self._wake_at = -math.inf
         self._operator: dict[str, str] = {}
         self.counters = ViolationCounters()
         self._snap: str | None = None  # snapshot URI of the frame being processed
@@ -208,6 +213,8 @@ class ViolationEngine:
                 else:
                     self.counters.late_dropped += 1
                 return []
+        if buf.max_ts + self._min_close_s < self._wake_at:
+            self._wake_at = buf.max_ts + self._min_close_s
         pending = buf.pending
         horizon = buf.max_ts - self.params.lateness_s
         if pending[0][0] > horizon:
@@ -237,11 +244,16 @@ class ViolationEngine:
         frame they were present; a long-silent idle camera is forgotten.
         """
         out: list[Violation] = []
+        if now < self._wake_at:
+            return out
         expiry = self.params.idle_expiry_s
         forget: list[str] = []
+        wake = math.inf
         for camera_id, cam in self._cameras.items():
-            silent_for = now - cam.buf.max_ts
+            last = cam.buf.max_ts
+            silent_for = now - last
             if silent_for < self._min_close_s:
+                wake = min(wake, last + self._min_close_s)
                 continue
             if cam.buf.pending:
                 for rts, _rseq, payload in cam.buf.drain():
@@ -249,18 +261,21 @@ class ViolationEngine:
             if cam.tracks:
                 for cls in list(cam.tracks):
                     tr = cam.tracks[cls]
+                    if not tr.open:
+                        continue  # nothing for advance() to do until frames come
                     close_after_s = self._class[cls].close_after_s
-                    if (
-                        tr.open
-                        and silent_for >= close_after_s
-                        and now - tr.last_present >= close_after_s
-                    ):
+                    if silent_for >= close_after_s and now - tr.last_present >= close_after_s:
                         out.append(self._close(camera_id, cls, tr))
                         del cam.tracks[cls]
+                    else:
+                        wake = min(wake, max(last, tr.last_present) + close_after_s)
             elif silent_for >= expiry:
                 forget.append(camera_id)
+            else:
+                wake = min(wake, last + expiry)
         for camera_id in forget:
             del self._cameras[camera_id]
+        self._wake_at = wake
         return out
 
     def snapshot(self) -> dict[str, Any]:
@@ -304,6 +319,7 @@ class ViolationEngine:
         cam.last_picture = _decode_picture(c["last_picture"])
         cam.tracks = {cls: _Track.from_dict(t) for cls, t in c["tracks"].items()}
         self._cameras[camera_id] = cam
+        self._wake_at = -math.inf  # its deadlines are not in the bound yet
 
     # -- queries for shells and tests ---------------------------------------
     def open_episodes(self) -> int:
