@@ -123,6 +123,7 @@ class InspectionPlanEngine:
         # operator -> {"name", "district", "station", "first", "cameras": {camera: active}}
         self._ops: dict[str, dict[str, Any]] = {}
         self._owner: dict[str, str] = {}  # camera -> its operator in _ops (derived)
+        self._unstarted: set[str] = set()  # operators whose "first" is not set yet (derived)
         self._grade: dict[str, list[Any]] = {}  # op -> [as_of, grade|None, colour|None, reason]
         self._insp: dict[str, list[list[Any]]] = {}  # op -> [[ts, kind, result, inspector]]
         self._key: dict[str, bool] = {}
@@ -173,11 +174,13 @@ class InspectionPlanEngine:
         if now <= self._now:
             return []
         self._now = now
-        self._overdue_fresh = False
         p = self.params
-        for op in self._ops.values():
-            if op["first"] is None:
-                op["first"] = now
+        if self._unstarted:  # a set, not a scan of every operator at every step
+            for op_id in self._unstarted:
+                if op_id in self._ops and self._ops[op_id]["first"] is None:
+                    self._ops[op_id]["first"] = now
+            self._unstarted.clear()
+            self._overdue_fresh = False  # what next_due reads changed
         out: list[Record] = []
         if self._midnight is None:
             self._midnight = next_midnight(now, p.utc_offset_s)
@@ -189,10 +192,23 @@ class InspectionPlanEngine:
         self._midnight = t
         for as_of in stops[-p.max_catchup_days :]:
             out += self.rows(as_of)
-        if p.overdue_breaches:
-            out += self._overdue(now)
-        self._prune(now)
+        if p.overdue_breaches and self._overdue_by(now):
+            breaches = self._overdue(now)
+            if breaches:
+                self._overdue_fresh = False  # _breached changed
+            out += breaches
+        if self._prune(now):
+            self._overdue_fresh = False
         return out
+
+    def _overdue_by(self, now: float) -> bool:
+        """Whether an inspection may have fallen overdue by ``now``; when not,
+        ``_overdue`` would find none, and its scan of every operator is skipped."""
+        if not self._overdue_fresh:
+            self._overdue_wake = self._earliest_overdue()
+            self._overdue_fresh = True
+        t = self._overdue_wake
+        return t is not None and t <= now + 1e-3  # margin: due + grace vs now - grace
 
     def wake_before(self, now: float) -> float | None:
         """The earliest time after the last ``advance`` and before ``now`` at which
@@ -209,9 +225,7 @@ class InspectionPlanEngine:
         if midnight is not None:
             wakes.append(midnight)
         if p.overdue_breaches:
-            if not self._overdue_fresh:
-                self._overdue_wake = self._earliest_overdue()
-                self._overdue_fresh = True
+            self._overdue_by(now)  # refreshes the cached earliest instant
             t = self._overdue_wake
             if t is not None and self._now < t < now:
                 wakes.append(t)
@@ -249,6 +263,7 @@ class InspectionPlanEngine:
         self._midnight = snapshot["midnight"]
         self._ops = {k: {**v, "cameras": dict(v["cameras"])} for k, v in snapshot["ops"].items()}
         self._owner = {cam: op_id for op_id, op in self._ops.items() for cam in op["cameras"]}
+        self._unstarted = {k for k, op in self._ops.items() if op["first"] is None}
         self._grade = {k: list(v) for k, v in snapshot["grade"].items()}
         self._insp = {k: [list(i) for i in v] for k, v in snapshot["insp"].items()}
         self._key = dict(snapshot["key"])
@@ -288,6 +303,8 @@ class InspectionPlanEngine:
         if op is None:
             first = finite_or_none(self._now)
             op = self._ops[e.operator_id] = {"first": first, "cameras": {}}
+            if first is None:
+                self._unstarted.add(e.operator_id)
         op["name"], op["district"], op["station"] = e.operator_name, e.district, e.station
         op["cameras"][e.camera_id] = e.active
         # A camera moving to another operator leaves the old one (looked up, not
@@ -434,15 +451,20 @@ class InspectionPlanEngine:
             )
         return out
 
-    def _prune(self, now: float) -> None:
+    def _prune(self, now: float) -> bool:
+        """Forget old inspections and alerts; True if an inspection went."""
         horizon = now - self.params.history_days * DAY
+        pruned = False
         for op_id, rows in self._insp.items():
             keep = [r for r in rows if r[0] >= horizon]
             if not keep and rows:
                 keep = rows[-1:]  # the latest is still the base of next_due
-            self._insp[op_id] = keep
+            if len(keep) != len(rows):
+                pruned = True
+                self._insp[op_id] = keep
         for aid in [a for a, v in self._alerts.items() if v[1] < now - 31 * DAY]:
             del self._alerts[aid]
+        return pruned
 
 
 __all__ = [

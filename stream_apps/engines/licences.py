@@ -84,6 +84,20 @@ class LicenceEngine:
         # "op|kind|number" -> [holder, expires_at, [stages done], first known at]
         self._lic: dict[str, list[Any]] = {}
         self._now = -math.inf
+        self._index()
+
+    def _index(self) -> None:
+        """Derived look-ups, rebuilt on restore: advance() is O(1) between deadlines
+        instead of O(operators x licences) per step (10^5 cameras: 3 x 10^4 operators)."""
+        # no licence stage or profile deadline falls before this event time
+        self._wake = -math.inf
+        self._unstarted = {k for k, op in self._ops.items() if op["first"] is None}
+        self._has_required = {
+            key.split("|", 2)[0]
+            for key in self._lic
+            if key.split("|", 2)[1] == self.params.required_kind
+        }
+        self._profile_due: dict[str, float] = {}  # the profile deadline per operator
 
     def feed(self, record: Record) -> list[Record]:
         if not isinstance(record, RegistryEntry):
@@ -91,19 +105,26 @@ class LicenceEngine:
         op = self._ops.get(record.operator_id)
         if op is None:
             op = self._ops[record.operator_id] = {"first": None, "profile_done": False}
+            self._wake = -math.inf
         op["name"], op["district"], op["station"] = (
             record.operator_name,
             record.district,
             record.station,
         )
-        if op["first"] is None and math.isfinite(self._now):
-            op["first"] = self._now
+        if op["first"] is None:
+            if math.isfinite(self._now):
+                op["first"] = self._now
+            else:
+                self._unstarted.add(record.operator_id)
         for lic in record.licences:
             key = f"{record.operator_id}|{lic.kind}|{lic.number}"
             cur = self._lic.get(key)
             if cur is None or cur[1] != lic.expires_at:
                 known = finite_or_none(self._now)
                 self._lic[key] = [lic.holder, lic.expires_at, [], known]
+                self._wake = -math.inf
+                if lic.kind == self.params.required_kind:
+                    self._has_required.add(record.operator_id)
             else:
                 cur[0] = lic.holder
         return []
@@ -114,18 +135,25 @@ class LicenceEngine:
         self._now = now
         p = self.params
         out: list[LicenceAlert] = []
-        for op in self._ops.values():
-            if op["first"] is None:
-                op["first"] = now
+        if self._unstarted:
+            for op_id in self._unstarted:
+                self._ops[op_id]["first"] = now
+            self._unstarted.clear()
+            self._wake = -math.inf
+        if now < self._wake:
+            return out
+        wake = math.inf
         for key in sorted(self._lic):
             lic = self._lic[key]
             if lic[3] is None:
                 lic[3] = now
             holder, expires, done, known = lic
-            op_id, kind, number = key.split("|", 2)
-            reached = [(s, t) for s, t in self._stages(expires) if t <= now and s not in done]
+            stages = [(s, t) for s, t in self._stages(expires) if s not in done]
+            reached = [(s, t) for s, t in stages if t <= now]
+            wake = min([wake] + [t for _, t in stages if t > now])
             if not reached:
                 continue
+            op_id, kind, number = key.split("|", 2)
             done += [s for s, _ in reached]
             stage, at = reached[-1]
             # A stage reached before the licence was known is raised when it became known.
@@ -134,16 +162,21 @@ class LicenceEngine:
             op = self._ops[op_id]
             if op["profile_done"]:
                 continue
-            if any(k.startswith(f"{op_id}|{p.required_kind}|") for k in self._lic):
+            if op_id in self._has_required:
                 op["profile_done"] = True
                 continue
-            day = self.calendar.add_workdays(
-                local_day(op["first"], p.utc_offset_s), p.profile_working_days
-            )
-            due = day_start(day, p.utc_offset_s) + DAY
+            due = self._profile_due.get(op_id)
+            if due is None:
+                day = self.calendar.add_workdays(
+                    local_day(op["first"], p.utc_offset_s), p.profile_working_days
+                )
+                due = self._profile_due[op_id] = day_start(day, p.utc_offset_s) + DAY
             if now >= due:
                 op["profile_done"] = True
                 out.append(self._alert(op_id, "profile", "", "", "profile_incomplete", None, due))
+            else:
+                wake = min(wake, due)
+        self._wake = wake
         out.sort(key=lambda a: (a.due_at, a.operator_id, a.kind, a.number))
         return list(out)
 
@@ -160,6 +193,7 @@ class LicenceEngine:
         self._now = inf_from_none(snapshot.get("now"))
         self._ops = {k: dict(v) for k, v in snapshot["ops"].items()}
         self._lic = {k: [v[0], v[1], list(v[2]), v[3]] for k, v in snapshot["lic"].items()}
+        self._index()
 
     def _stages(self, expires: float) -> list[tuple[str, float]]:
         p = self.params
