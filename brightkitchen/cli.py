@@ -190,7 +190,7 @@ def replay(
         BrokerUnreachable,
         ReplayInputError,
         broker_limit,
-        check_file,
+        scan_file,
     )
     from brightkitchen.replay import replay as run_replay
     from brightkitchen.runtime import PipelineError, PipelineRuntime
@@ -207,9 +207,10 @@ def replay(
         except BrokerUnreachable as exc:
             raise _fail(str(exc)) from None
     try:
-        counts = check_file(input, limit)
+        plan = scan_file(input, limit)
     except ReplayInputError as exc:
         raise _fail(str(exc), 2) from None
+    counts = plan.counts
     console.print(f"replaying {sum(counts.values()):,} records from {input}: {counts}")
     last = {"phase": ""}
 
@@ -221,8 +222,9 @@ def replay(
     try:
         with PipelineRuntime(settings, log=lambda s: console.print(f"  {s}")) as rt:
             result = run_replay(
-                input, rt, progress, stall_timeout_s=stall_timeout, max_record_bytes=limit
-            )
+                input, rt, progress, stall_timeout_s=stall_timeout, max_record_bytes=limit,
+                plan=plan,
+            )  # fmt: skip
             stats = rt.sink.stats
             console.print(
                 f"done: {result.records:,} records in {result.seconds:.1f} s "

@@ -101,16 +101,35 @@ def read_envelopes(
             yield number, env
 
 
-def check_file(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, int]:
-    """Validate every envelope before anything is published; count per topic."""
+@dataclass
+class ReplayPlan:
+    """What one validating pass over a replay file found: the records per topic
+    and the registry entries, which are published first (a city's registry is
+    10^4-10^5 entries of ~300 B), so the file is read once more, not three times."""
+
+    counts: dict[str, int]
+    registry: list[Envelope]
+
+
+def scan_file(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> ReplayPlan:
+    """Validate every envelope before anything is published; count per topic and
+    keep the registry entries."""
     if not path.is_file():
         raise ReplayInputError(f"{path}: no such file")
     counts: dict[str, int] = {}
+    registry: list[Envelope] = []
     for _, env in read_envelopes(path, max_record_bytes):
         counts[env.topic] = counts.get(env.topic, 0) + 1
+        if env.topic == TOPIC_REGISTRY:
+            registry.append(env)
     if not counts:
         raise ReplayInputError(f"{path}: no records")
-    return counts
+    return ReplayPlan(counts, registry)
+
+
+def check_file(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, int]:
+    """Validate every envelope before anything is published; count per topic."""
+    return scan_file(path, max_record_bytes).counts
 
 
 class BrokerUnreachable(RuntimeError):
@@ -162,17 +181,19 @@ def replay(
     progress: Callable[[str, int, int], None] = lambda phase, done, total: None,
     stall_timeout_s: float = 120.0,
     max_record_bytes: int = MAX_RECORD_BYTES,
+    plan: ReplayPlan | None = None,
 ) -> ReplayResult:
-    counts = check_file(path, max_record_bytes)
+    """Publish ``path`` (the registry first), wait until processed and stored.
+    ``plan``: the file's ``scan_file``, when the caller has validated it already."""
+    plan = plan or scan_file(path, max_record_bytes)
+    counts = plan.counts
     total = sum(counts.values())
     started = time.monotonic()
-    registry = counts.get(TOPIC_REGISTRY, 0)
     sent = 0
-    if registry:
-        for _, env in read_envelopes(path):
-            if env.topic == TOPIC_REGISTRY:
-                runtime.publish(env.topic, env.key, bytes(env.value))
-                sent += 1
+    if plan.registry:
+        for env in plan.registry:
+            runtime.publish(env.topic, env.key, bytes(env.value))
+            sent += 1
         runtime.flush()
         runtime.wait_until(runtime.unprocessed, "the registry", stall_timeout_s)
         progress("registry", sent, total)
