@@ -41,6 +41,7 @@ from schemas.records import (
     Progress,
     decode,
 )
+from stream_apps.shells.cameras import STOP_WITHOUT_CHECKPOINT
 from stream_apps.shells.input_end import write_input_end
 from stream_apps.sink.consumer import Sink
 from stream_apps.sink.store_writer import StoreWriter
@@ -283,9 +284,14 @@ class PipelineRuntime(contextlib.AbstractContextManager):
         if self.producer is not None:
             self.producer.flush(30)
             self.producer = None  # destroyed now, before its broker goes away
-        for worker in self.workers.values():
+        for name, worker in self.workers.items():
             if worker.poll() is None:
-                worker.terminate()
+                if name == "cameras" and self.broker is not None:
+                    # The embedded broker keeps its records in memory and stops
+                    # below: a final checkpoint would be written only to vanish.
+                    worker.send_signal(STOP_WITHOUT_CHECKPOINT)
+                else:
+                    worker.terminate()
         for worker in self.workers.values():
             try:
                 worker.wait(timeout=30)

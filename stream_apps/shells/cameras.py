@@ -159,6 +159,7 @@ class CameraShell:
         self.delivery_errors: list[str] = []
         self.last_checkpoint: dict[int, float] = {}
         self.stop_event = threading.Event()
+        self.final_checkpoint = True  # stop(checkpoint=False) clears it
         self._last_live = time.monotonic()
         self.input_end: dict[int, int] | None = None  # replay: last offset per partition
         self.ended: set[int] = set()  # owned partitions that read their frames to the end
@@ -182,7 +183,11 @@ class CameraShell:
             self.alerts_reader.close()
             self.producer.flush(30)
 
-    def stop(self) -> None:
+    def stop(self, checkpoint: bool = True) -> None:
+        """Stop after the batch in hand; ``checkpoint=False`` skips the final
+        checkpoint (the broker goes down with this worker: an embedded, in-memory
+        one at the end of a replay, where it was ~11 s of writing at 10^5 cameras)."""
+        self.final_checkpoint = self.final_checkpoint and checkpoint
         self.stop_event.set()
 
     def poll_once(self) -> int:
@@ -449,12 +454,18 @@ class CameraShell:
 
     def _give_back_all(self) -> None:
         """Stopping: checkpoint every owned partition (close() then revokes nothing)."""
-        outputs: list[Output] = []
-        for partition in sorted(self.owned):
-            outputs += self.pipeline.checkpoint(partition)
-        self.produce(outputs)
-        self._commit()
+        if self.final_checkpoint:
+            outputs: list[Output] = []
+            for partition in sorted(self.owned):
+                outputs += self.pipeline.checkpoint(partition)
+            self.produce(outputs)
+            self._commit()
         self._forget(sorted(self.owned))
+
+
+STOP_WITHOUT_CHECKPOINT = signal.SIGUSR1
+"""Stop like SIGTERM but skip the final checkpoint: sent by the embedded runtime,
+whose in-memory broker (and the checkpoints in it) goes away with the worker."""
 
 
 def build(settings: Settings) -> CameraShell:
@@ -482,10 +493,11 @@ def main(settings: Settings) -> None:
     tune_for_throughput()
 
     def on_signal(signum, frame) -> None:
-        shell.stop()
+        shell.stop(checkpoint=signum != STOP_WITHOUT_CHECKPOINT)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(STOP_WITHOUT_CHECKPOINT, on_signal)
     try:
         shell.run()
     except Exception:
