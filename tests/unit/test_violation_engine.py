@@ -229,6 +229,34 @@ def test_an_idle_camera_is_forgotten_after_the_expiry():
     assert engine.cameras() == 0
 
 
+def test_a_camera_whose_episode_closed_in_silence_is_forgotten_after_the_expiry():
+    """advance() skips its scan until the earliest deadline of any camera; the
+    deadline after a close in silence is the idle expiry, not never."""
+    engine = ViolationEngine(ViolationParams(idle_expiry_s=600))
+    events = run(engine, stream(100, lambda t: 20 <= t < 100))  # present until it goes silent
+    events += engine.advance(T0 + 200)  # silent: the episode closes
+    assert [e.state for e in events] == ["open", "closed"]
+    assert engine.cameras() == 1
+    engine.advance(T0 + 650)
+    assert engine.cameras() == 1
+    engine.advance(T0 + 720)  # 600 s after its last frame
+    assert engine.cameras() == 0
+
+
+def test_advance_between_deadlines_changes_nothing_and_a_new_camera_is_seen():
+    engine = ViolationEngine()
+    run(engine, stream(50, lambda t: 10 <= t < 50))
+    assert engine.advance(T0 + 52) == []  # before any deadline: the scan is skipped
+    late = stream(30, lambda t: t >= 5, camera="cam-2")  # a camera first seen later...
+    run(engine, [replace_ts(f, -40) for f in late])  # ...with older frames than cam-1
+    closed = engine.advance(T0 + 400)
+    assert sorted(e.camera_id for e in closed if e.state == "closed") == ["cam-1", "cam-2"]
+
+
+def replace_ts(f: FrameDetections, shift: float) -> FrameDetections:
+    return msgspec.structs.replace(f, frame_ts=f.frame_ts + shift)
+
+
 def test_per_camera_snapshots_restore_like_the_whole_snapshot():
     frames = stream(600, lambda t: 100 <= t < 300)
     whole = run(ViolationEngine(), frames)

@@ -269,6 +269,8 @@ class ViolationEngine:
                         del cam.tracks[cls]
                     else:
                         wake = min(wake, max(last, tr.last_present) + close_after_s)
+                if not cam.tracks:  # the last one closed: idle from now on
+                    wake = min(wake, last + expiry)
             elif silent_for >= expiry:
                 forget.append(camera_id)
             else:
