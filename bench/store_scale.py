@@ -44,8 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brightkitchen.boards import QueryContext, expand_query, is_clickhouse, load_dashboard
-from brightkitchen.boards.macros import with_min_interval
+from brightkitchen.boards import (
+    QueryContext,
+    expand_query,
+    is_clickhouse,
+    load_dashboard,
+    with_min_interval,
+)
 
 BOARDS = ("bk-city", "bk-cameras", "bk-operators", "bk-sla")
 RANGES = {"6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -100,6 +105,10 @@ def _skewed_camera(k: int, scale: Scale) -> str:
     # u**4 puts half of the rows on the first 6 % of indices; the multiplier
     # (coprime with most camera counts) scatters those over the city.
     return f"(toUInt64(pow({_u(k)}, 4) * {scale.cameras}) * 7919) % {scale.cameras}"
+
+
+DETECTIONS_PER_STATEMENT = 50_000_000
+"""A city-day of frames goes in as 18 statements, each logged (minutes in all)."""
 
 
 def fill_statements(scale: Scale, end: str = END) -> Iterator[tuple[str, str]]:
@@ -268,10 +277,6 @@ def fill_statements(scale: Scale, end: str = END) -> Iterator[tuple[str, str]]:
     for start in range(0, c.detections, chunk):
         count = min(chunk, c.detections - start)
         yield "detections", _detections_sql(c, end_ms, step_ms, start, count)
-
-
-DETECTIONS_PER_STATEMENT = 50_000_000
-"""A city-day of frames goes in as 18 statements, each logged (minutes in all)."""
 
 
 def _detections_sql(c: Scale, end_ms: int, step_ms: int, start: int, count: int) -> str:

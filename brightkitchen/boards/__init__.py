@@ -14,7 +14,13 @@ The expander is the single place that knows the macro and variable syntax the
 dashboards use; the dashboard tests run every query through it.
 """
 
-from brightkitchen.boards.macros import ALL, MacroError, QueryContext, expand_query
+from brightkitchen.boards.macros import (
+    ALL,
+    MacroError,
+    QueryContext,
+    expand_query,
+    with_min_interval,
+)
 from brightkitchen.boards.renderer import render_board
 from brightkitchen.boards.runner import (
     DASHBOARDS_DIR,
@@ -43,4 +49,5 @@ __all__ = [
     "resolve_variables",
     "run_panel",
     "run_query",
+    "with_min_interval",
 ]

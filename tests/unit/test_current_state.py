@@ -26,8 +26,7 @@ import pytest
 import yaml
 
 from bench.store_scale import context, panel_queries
-from brightkitchen.boards import expand_query
-from brightkitchen.boards.macros import with_min_interval
+from brightkitchen.boards import expand_query, with_min_interval
 from clickhouse.migrate import migrate
 from schemas.records import (
     Alert,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brightkitchen.boards import ALL, MacroError, QueryContext, expand_query
+from brightkitchen.boards import ALL, MacroError, QueryContext, expand_query, with_min_interval
 
 CTX = QueryContext(
     time_from=1_793_577_600.5,
@@ -73,8 +73,6 @@ def test_an_unknown_macro_is_refused():
 
 
 def test_a_panel_min_interval_rounds_the_interval_up_to_whole_multiples():
-    from brightkitchen.boards.macros import with_min_interval
-
     assert with_min_interval(CTX, "1m").interval_s == 60  # 30 s -> the floor
     assert with_min_interval(CTX, None).interval_s == 30
     wide = QueryContext(time_from=0, time_to=86400, interval_s=720)

@@ -19,8 +19,7 @@ import clickhouse_connect
 import pytest
 
 from bench.store_scale import END, RANGES, Scale, context, fill, panel_queries
-from brightkitchen.boards import expand_query
-from brightkitchen.boards.macros import with_min_interval
+from brightkitchen.boards import expand_query, with_min_interval
 from clickhouse.migrate import MIGRATIONS_DIR, load, migrate
 from stream_apps.sink.store_writer import StoreWriter
 from tests.unit.old_board_sql import PANELS as OLD_SQL
