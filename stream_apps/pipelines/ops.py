@@ -15,7 +15,9 @@ partition the camera app has reported on (its registry progress names the
 partitions that have cameras) holds the clock until it reports a watermark, so
 one worker starting later than another does not let the clock run past its
 cameras' events (``SILENT_PARTITION_GRACE_S`` bounds the wait for a partition
-whose cameras never send anything). Events and
+whose cameras never send anything, in event time and in wall time: in a replay
+one partition's first report can come many minutes of event time after
+another's). Events and
 dispositions are held until that clock passes their event time and are then
 fed in event-time order, with the engines advanced to each one's time first:
 the answer is a function of the input, not of how the topics interleaved.
@@ -93,8 +95,13 @@ CAMERA_APP = "cameras"
 RESOLVED = frozenset({"rectified", "closed", "false_positive"})
 SILENT_PARTITION_GRACE_S = 900.0
 """A camera partition the camera app reported on but that has no watermark yet holds
-the clock until the other partitions have moved this far (event time) past the first
-watermark; then it is left out until it reports (its cameras never sent anything)."""
+the clock until the other partitions have moved this far past the first watermark,
+both in event time and in wall time; then it is left out until it reports (its
+cameras never sent anything). Live, event time runs with the wall clock. In a
+replay it runs far ahead of it: a worker that fetched three partitions' first
+batches before the fourth's has moved them minutes of event time in a second,
+and leaving the fourth out then would make its events late (and the rates
+depend on fetch order). A replay's silent partition reports its end instead."""
 
 
 # Outputs of the regulators' loop: record type -> (topic, key field).
@@ -179,6 +186,7 @@ class OpsPipeline:
         # no status): nothing will ever move their clock, so none is waited for.
         self._ended_silent: set[int] = set()
         self._first_clock = math.inf
+        self._first_clock_wall = math.inf  # when the first backed watermark came (wall)
         # Where each camera partition's frames begin (Progress.origin).
         self._origins: dict[int, float] = {}
         self.clock = -math.inf
@@ -220,6 +228,7 @@ class OpsPipeline:
             "known_partitions": sorted(self._known_partitions),
             "ended_silent": sorted(self._ended_silent),
             "first_clock": finite_or_none(self._first_clock),
+            "first_clock_wall": finite_or_none(self._first_clock_wall),
             "origins": {str(p): o for p, o in self._origins.items()},
             "clock": finite_or_none(self.clock),
             "open_breaches": {a: [list(r) for r in rows] for a, rows in self.open_breaches.items()},
@@ -243,6 +252,7 @@ class OpsPipeline:
         self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
         self._ended_silent = set(snap.get("ended_silent", ()))
         self._first_clock = inf_from_none(snap.get("first_clock"), math.inf)
+        self._first_clock_wall = inf_from_none(snap.get("first_clock_wall"), math.inf)
         self._origins = {int(p): o for p, o in snap.get("origins", {}).items()}
         self.clock = inf_from_none(snap["clock"])
         self.open_breaches = {
@@ -380,12 +390,13 @@ class OpsPipeline:
                 if wm > self._partition_clock.get(partition, -math.inf):
                     self._partition_clock[partition] = wm
                     self._first_clock = min(self._first_clock, wm)
+                    if self._first_clock_wall == math.inf:
+                        self._first_clock_wall = self._wall_clock()
         clocks = self._partition_clock
         if not clocks:
             return []
-        if (
-            not self._known_partitions <= clocks.keys()
-            and max(clocks.values()) - self._first_clock < SILENT_PARTITION_GRACE_S
+        if not self._known_partitions <= clocks.keys() and not self._grace_over(
+            max(clocks.values())
         ):
             return []  # a partition's first watermark is still to come
         clock = min(clocks.values())
@@ -409,6 +420,14 @@ class OpsPipeline:
         out += self._advance(clock)
         self.clock = clock
         return self._encode(out)
+
+    def _grace_over(self, newest: float) -> bool:
+        """Has a known partition without a watermark been waited for long enough
+        (SILENT_PARTITION_GRACE_S of event time and of wall time)?"""
+        return (
+            newest - self._first_clock >= SILENT_PARTITION_GRACE_S
+            and self._wall_clock() - self._first_clock_wall >= SILENT_PARTITION_GRACE_S
+        )
 
     def _backed(self, outputs: dict[str, int]) -> bool:
         for name, offset in outputs.items():

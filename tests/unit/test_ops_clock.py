@@ -106,11 +106,25 @@ def test_a_partition_that_reports_late_does_not_change_the_alerts():
     assert alerts(head_b + head_a + a + b) == balanced
 
 
+def test_a_partition_that_reports_after_the_others_ran_past_the_grace_in_a_replay():
+    """A replay: one worker's first fetches held three partitions' batches and not the
+    fourth's, so the others are far past the grace in event time a moment after the
+    first watermark. The late partition is still waited for (wall time)."""
+    duration = int(SILENT_PARTITION_GRACE_S) * 3
+    head_a, a = camera_output(0, duration_s=duration)
+    head_b, b = camera_output(1, duration_s=duration)
+    balanced = alerts(head_a + head_b + interleaved(a, b))
+    assert len(balanced) == 1
+    assert alerts(head_a + head_b + b + a) == balanced
+
+
 def test_a_partition_that_never_reports_holds_the_clock_only_for_a_while():
-    """Its cameras never send anything: after the grace the others' events flow."""
+    """Its cameras never send anything: after the grace (event and wall time) the
+    others' events flow."""
     head_a, a = camera_output(0)
     silent = progress(1, TOPIC_REGISTRY, 0, {}, None)
-    ops = OpsPipeline(WorkingCalendar(set(), set()))
+    wall = [T0]
+    ops = OpsPipeline(WorkingCalendar(set(), set()), wall_clock=lambda: wall[0])
     ops.handle(TOPIC_PROGRESS, 1, 0, None, silent)
     for topic, partition, offset, value in head_a + a:
         ops.handle(topic, partition, offset, None, value)
@@ -118,6 +132,11 @@ def test_a_partition_that_never_reports_holds_the_clock_only_for_a_while():
     assert ops.clock == float("-inf")
     later = T0 + 600 + SILENT_PARTITION_GRACE_S
     ops.handle(TOPIC_PROGRESS, 0, 10**6, None, progress(0, TOPIC_DETECTIONS, 10**6, {}, later))
+    assert ops.clock == float("-inf")  # past it in event time, but not in wall time
+    wall[0] += SILENT_PARTITION_GRACE_S
+    later += 2
+    step = progress(0, TOPIC_DETECTIONS, 10**6 + 1, {}, later)
+    ops.handle(TOPIC_PROGRESS, 0, 10**6 + 1, None, step)
     assert ops.clock == later
 
 
