@@ -252,7 +252,9 @@ class OpsPipeline:
         self._known_partitions = set(snap.get("known_partitions", self._partition_clock))
         self._ended_silent = set(snap.get("ended_silent", ()))
         self._first_clock = inf_from_none(snap.get("first_clock"), math.inf)
-        self._first_clock_wall = inf_from_none(snap.get("first_clock_wall"), math.inf)
+        # A checkpoint from before the wall-time grace: its wait starts at the restore.
+        default_wall = self._wall_clock() if self._first_clock < math.inf else math.inf
+        self._first_clock_wall = inf_from_none(snap.get("first_clock_wall"), default_wall)
         self._origins = {int(p): o for p, o in snap.get("origins", {}).items()}
         self.clock = inf_from_none(snap["clock"])
         self.open_breaches = {
